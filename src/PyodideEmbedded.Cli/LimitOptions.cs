@@ -1,0 +1,64 @@
+using System.CommandLine;
+
+namespace PyodideEmbedded.Cli;
+
+/// <summary>The limit flags shared by <c>serve</c> and <c>run</c>; each maps to one <see cref="SandboxOptions"/> property.</summary>
+internal sealed class LimitOptions
+{
+    private static readonly SandboxOptions s_defaults = new();
+
+    private readonly Option<int> _timeoutMs = new("--timeout-ms")
+    {
+        Description = "Time limit per run, in milliseconds.",
+        DefaultValueFactory = _ => (int)s_defaults.Timeout.TotalMilliseconds,
+    };
+
+    private readonly Option<int> _memoryMb = new("--memory-mb")
+    {
+        Description = "Memory limit for Python, in MiB.",
+        DefaultValueFactory = _ => (int)(s_defaults.MemoryLimitBytes / (1024 * 1024)),
+    };
+
+    private readonly Option<int> _maxOutputBytes = new("--max-output-bytes")
+    {
+        Description = "Cap on each of stdout, stderr and the value, in bytes.",
+        DefaultValueFactory = _ => s_defaults.MaxOutputBytes,
+    };
+
+    private readonly Option<int> _maxCodeBytes = new("--max-code-bytes")
+    {
+        Description = "Largest code accepted, in bytes.",
+        DefaultValueFactory = _ => s_defaults.MaxCodeBytes,
+    };
+
+    private readonly Option<string?> _assets = new("--assets")
+    {
+        Description = "Folder with the pinned Pyodide assets (default: pyodide-dist beside the program).",
+    };
+
+    private readonly Option<bool> _allowJsInterop = new("--allow-js-interop")
+    {
+        Description = "Let Python import js / pyodide_js.",
+    };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(_timeoutMs);
+        command.Options.Add(_memoryMb);
+        command.Options.Add(_maxOutputBytes);
+        command.Options.Add(_maxCodeBytes);
+        command.Options.Add(_assets);
+        command.Options.Add(_allowJsInterop);
+    }
+
+    /// <summary>Builds the options; <see cref="PythonSandbox.CreateAsync"/> validates them.</summary>
+    public SandboxOptions Read(ParseResult parse) => new()
+    {
+        Timeout = TimeSpan.FromMilliseconds(parse.GetValue(_timeoutMs)),
+        MemoryLimitBytes = parse.GetValue(_memoryMb) * 1024L * 1024,
+        MaxOutputBytes = parse.GetValue(_maxOutputBytes),
+        MaxCodeBytes = parse.GetValue(_maxCodeBytes),
+        AssetsPath = parse.GetValue(_assets),
+        AllowJsInterop = parse.GetValue(_allowJsInterop),
+    };
+}

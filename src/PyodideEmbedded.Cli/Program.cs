@@ -1,0 +1,78 @@
+using System.CommandLine;
+using System.Text;
+using PyodideEmbedded;
+using PyodideEmbedded.Cli;
+
+var limits = new LimitOptions();
+
+var serve = new Command("serve", "Serve JSON lines on stdin/stdout: {\"code\": \"4 + 5\"} -> {\"output\": 9}; {\"shutdown\": true} ends.");
+limits.AddTo(serve);
+serve.SetAction(async (parse, cancellationToken) =>
+{
+    var options = limits.Read(parse);
+    var (sandbox, failure) = await StartAsync(options, cancellationToken);
+    if (sandbox is null)
+    {
+        return failure;
+    }
+
+    var server = new JsonLinesServer(ct => PythonSandbox.CreateAsync(options, ct), Console.Error);
+    await using var stdin = Console.OpenStandardInput();
+    await using var stdout = Console.OpenStandardOutput();
+    // A request line may hold code up to the limit, JSON-escaped (up to 6 bytes per byte) plus framing.
+    var maxLineBytes = (int)Math.Min(int.MaxValue - 64, (long)options.MaxCodeBytes * 6 + 4096);
+    await server.RunAsync(sandbox, stdin, stdout, maxLineBytes, cancellationToken);
+    return ExitCodes.Success;
+});
+
+var codeArgument = new Argument<string>("code") { Description = "Python code, a path to a .py file, or - to read stdin." };
+var json = new Option<bool>("--json") { Description = "Print the whole result as one JSON object instead." };
+var run = new Command("run", "Run Python once; print what it printed and the value of its last expression.") { codeArgument, json };
+limits.AddTo(run);
+run.SetAction(async (parse, cancellationToken) =>
+{
+    var source = parse.GetValue(codeArgument)!;
+    var code = source == "-" ? await Console.In.ReadToEndAsync(cancellationToken)
+        : source.EndsWith(".py", StringComparison.Ordinal) && File.Exists(source) ? await File.ReadAllTextAsync(source, cancellationToken)
+        : source;
+    var (sandbox, failure) = await StartAsync(limits.Read(parse), cancellationToken);
+    if (sandbox is null)
+    {
+        return failure;
+    }
+
+    await using (sandbox)
+    {
+        var result = await sandbox.RunAsync(code, cancellationToken);
+        await RunOutput.WriteAsync(result, parse.GetValue(json), Console.Out, Console.Error);
+        return ExitCodes.For(result);
+    }
+});
+
+var root = new RootCommand("Run untrusted Python in an in-process Pyodide sandbox with time and memory limits.") { serve, run };
+Console.OutputEncoding = new UTF8Encoding(false);
+return await root.Parse(args).InvokeAsync();
+
+// Starts a sandbox, or says on stderr why not and picks the exit code.
+static async Task<(PythonSandbox? Sandbox, int ExitCode)> StartAsync(SandboxOptions options, CancellationToken cancellationToken)
+{
+    try
+    {
+        return (await PythonSandbox.CreateAsync(options, cancellationToken), ExitCodes.Success);
+    }
+    catch (ArgumentException e)
+    {
+        await Console.Error.WriteLineAsync($"pyodide-sandbox: {e.Message}");
+        return (null, ExitCodes.Usage);
+    }
+    catch (SandboxAssetException e)
+    {
+        await Console.Error.WriteLineAsync($"pyodide-sandbox: {e.Message}");
+        return (null, ExitCodes.AssetError);
+    }
+    catch (SandboxStartException e)
+    {
+        await Console.Error.WriteLineAsync($"pyodide-sandbox: {e.Message}");
+        return (null, ExitCodes.StartError);
+    }
+}

@@ -1,0 +1,99 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+
+namespace PyodideEmbedded.Internal;
+
+/// <summary>
+/// The verified contents of one Pyodide asset folder. Files are read once, checked against
+/// <c>manifest.sha256</c> and kept in memory, so what a sandbox loads is exactly what was verified
+/// (no window between the check and the use) and later sandboxes do not touch the disk.
+/// </summary>
+internal sealed class AssetStore
+{
+    internal const string ManifestFileName = "manifest.sha256";
+
+    private static readonly ConcurrentDictionary<string, Lazy<AssetStore>> s_byFolder = new(StringComparer.Ordinal);
+
+    private readonly Dictionary<string, byte[]> _files;
+
+    private AssetStore(string folder, string version, Dictionary<string, byte[]> files)
+    {
+        Folder = folder;
+        Version = version;
+        _files = files;
+    }
+
+    public string Folder { get; }
+
+    /// <summary>The Pyodide version named in the manifest's first line.</summary>
+    public string Version { get; }
+
+    public IReadOnlyCollection<string> FileNames => _files.Keys;
+
+    /// <summary>Loads and verifies a folder once per process; a failed load is retried on the next call.</summary>
+    public static AssetStore Load(string folder)
+    {
+        var fullPath = Path.GetFullPath(folder);
+        var lazy = s_byFolder.GetOrAdd(fullPath, static p => new Lazy<AssetStore>(() => LoadUncached(p)));
+        try
+        {
+            return lazy.Value;
+        }
+        catch
+        {
+            s_byFolder.TryRemove(new KeyValuePair<string, Lazy<AssetStore>>(fullPath, lazy));
+            throw;
+        }
+    }
+
+    /// <summary>Returns the bytes of a manifest file, or null for any name the manifest does not list.</summary>
+    public byte[]? TryGet(string name) => _files.GetValueOrDefault(name);
+
+    internal static AssetStore LoadUncached(string folder)
+    {
+        var manifestPath = Path.Combine(folder, ManifestFileName);
+        if (!Directory.Exists(folder))
+        {
+            throw new SandboxAssetException(folder, "The Pyodide asset folder does not exist.");
+        }
+
+        var manifest = AssetManifest.Parse(ReadVerifiedFile(folder, manifestPath, maxBytes: 64 * 1024), manifestPath);
+        var files = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        foreach (var entry in manifest.Entries)
+        {
+            var path = Path.Combine(folder, entry.FileName);
+            var bytes = ReadVerifiedFile(folder, path, maxBytes: 256L * 1024 * 1024);
+            var actual = Convert.ToHexStringLower(SHA256.HashData(bytes));
+            if (!string.Equals(actual, entry.Sha256, StringComparison.Ordinal))
+            {
+                throw new SandboxAssetException(path, $"Checksum mismatch for '{entry.FileName}': the manifest expects SHA-256 {entry.Sha256}, the file has {actual}.");
+            }
+
+            files.Add(entry.FileName, bytes);
+        }
+
+        return new AssetStore(folder, manifest.Version, files);
+    }
+
+    // Refuses links (a symlink inside the folder could point anywhere on the host) and over-large files.
+    private static byte[] ReadVerifiedFile(string folder, string path, long maxBytes)
+    {
+        var info = new FileInfo(path);
+        if (!info.Exists)
+        {
+            throw new SandboxAssetException(path, $"Required Pyodide asset '{info.Name}' is missing from {folder}.");
+        }
+
+        if (info.LinkTarget is not null)
+        {
+            throw new SandboxAssetException(path, $"Pyodide asset '{info.Name}' is a symbolic link; only regular files inside the asset folder are read.");
+        }
+
+        if (info.Length > maxBytes)
+        {
+            throw new SandboxAssetException(path, $"Pyodide asset '{info.Name}' is {info.Length} bytes, more than the {maxBytes} allowed.");
+        }
+
+        return File.ReadAllBytes(path);
+    }
+}

@@ -1,0 +1,283 @@
+// Boots Pyodide inside a bare V8 isolate and returns the few functions the host calls.
+//
+// Everything on globalThis is reachable from Python (`import js`, or the Function constructor), so
+// the host bridges (`assets`, `entropy`) are never stored on a global or on any object reachable
+// from one: they live only in this closure. Globals defined here are plain JS and harmless.
+(function (assets, entropy, config) {
+  'use strict';
+  const g = globalThis;
+  const assetPrefix = '/pyodide/';
+
+  // --- What a bare V8 lacks and Pyodide needs -------------------------------------------------
+  // console: Pyodide logs warnings; keep them (bounded) for boot diagnostics, never print them.
+  const bootLog = [];
+  const log = (...args) => { if (bootLog.length < 200) bootLog.push(args.map(String).join(' ').slice(0, 2000)); };
+  g.console = { log, info: log, warn: log, error: log, debug: log, trace: log };
+
+  class TextEncoder {
+    get encoding() { return 'utf-8'; }
+    encode(input = '') {
+      const s = String(input);
+      const out = new Uint8Array(s.length * 3);
+      return out.subarray(0, this.encodeInto(s, out).written);
+    }
+    encodeInto(input, dest) {
+      const s = String(input);
+      let read = 0, written = 0;
+      for (let i = 0; i < s.length; i++) {
+        let c = s.charCodeAt(i);
+        let units = 1;
+        if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+          const d = s.charCodeAt(i + 1);
+          if (d >= 0xdc00 && d <= 0xdfff) { c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00); units = 2; }
+        }
+        if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd; // lone surrogate
+        const size = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+        if (written + size > dest.length) break;
+        if (size === 1) dest[written++] = c;
+        else if (size === 2) { dest[written++] = 0xc0 | (c >> 6); dest[written++] = 0x80 | (c & 63); }
+        else if (size === 3) { dest[written++] = 0xe0 | (c >> 12); dest[written++] = 0x80 | ((c >> 6) & 63); dest[written++] = 0x80 | (c & 63); }
+        else { dest[written++] = 0xf0 | (c >> 18); dest[written++] = 0x80 | ((c >> 12) & 63); dest[written++] = 0x80 | ((c >> 6) & 63); dest[written++] = 0x80 | (c & 63); }
+        read += units;
+        i += units - 1;
+      }
+      return { read, written };
+    }
+  }
+
+  // Pyodide asks for utf-8, latin1 and utf-16le decoders.
+  class TextDecoder {
+    constructor(label = 'utf-8', options = {}) {
+      const name = String(label).toLowerCase();
+      this._kind = /^(utf-?8|unicode-1-1-utf-8)$/.test(name) ? 'utf-8'
+        : /^(latin1|iso-8859-1|ascii|us-ascii|windows-1252)$/.test(name) ? 'latin1'
+          : /^utf-?16(le)?$/.test(name) ? 'utf-16le' : null;
+      if (this._kind === null) throw new RangeError('The encoding label provided (' + name + ') is not supported');
+      this.fatal = !!options.fatal;
+      this.ignoreBOM = !!options.ignoreBOM;
+    }
+    get encoding() { return this._kind === 'latin1' ? 'windows-1252' : this._kind; }
+    decode(input) {
+      if (input === undefined) return '';
+      const bytes = input instanceof Uint8Array ? input
+        : ArrayBuffer.isView(input) ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
+          : new Uint8Array(input);
+      if (this._kind === 'latin1') return decodeUnits(bytes.length, (i) => bytes[i]);
+      if (this._kind === 'utf-16le') {
+        const units = bytes.length >> 1;
+        const start = !this.ignoreBOM && units > 0 && bytes[0] === 0xff && bytes[1] === 0xfe ? 1 : 0;
+        return decodeUnits(units - start, (i) => bytes[2 * (i + start)] | (bytes[2 * (i + start) + 1] << 8));
+      }
+      return this._decodeUtf8(!this.ignoreBOM && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes);
+    }
+    _decodeUtf8(bytes) {
+      const parts = [];
+      let units = [];
+      const flush = () => { parts.push(String.fromCharCode.apply(null, units)); units = []; };
+      for (let i = 0; i < bytes.length;) {
+        const b = bytes[i];
+        let c = 0xfffd, n = 1;
+        if (b < 0x80) { c = b; }
+        else if (b >= 0xc2 && b < 0xe0 && i + 1 < bytes.length && (bytes[i + 1] & 0xc0) === 0x80) {
+          c = ((b & 31) << 6) | (bytes[i + 1] & 63); n = 2;
+        } else if (b >= 0xe0 && b < 0xf0 && i + 2 < bytes.length && (bytes[i + 1] & 0xc0) === 0x80 && (bytes[i + 2] & 0xc0) === 0x80) {
+          const v = ((b & 15) << 12) | ((bytes[i + 1] & 63) << 6) | (bytes[i + 2] & 63);
+          if (v >= 0x800 && (v < 0xd800 || v > 0xdfff)) { c = v; n = 3; }
+        } else if (b >= 0xf0 && b < 0xf5 && i + 3 < bytes.length && (bytes[i + 1] & 0xc0) === 0x80 && (bytes[i + 2] & 0xc0) === 0x80 && (bytes[i + 3] & 0xc0) === 0x80) {
+          const v = ((b & 7) << 18) | ((bytes[i + 1] & 63) << 12) | ((bytes[i + 2] & 63) << 6) | (bytes[i + 3] & 63);
+          if (v >= 0x10000 && v <= 0x10ffff) { c = v; n = 4; }
+        }
+        if (c === 0xfffd && n === 1 && b >= 0x80 && this.fatal) throw new TypeError('The encoded data was not valid utf-8');
+        if (c >= 0x10000) { c -= 0x10000; units.push(0xd800 + (c >> 10), 0xdc00 + (c & 1023)); }
+        else units.push(c);
+        if (units.length >= 8192) flush();
+        i += n;
+      }
+      flush();
+      return parts.join('');
+    }
+  }
+  function decodeUnits(count, unitAt) {
+    const parts = [];
+    for (let start = 0; start < count; start += 8192) {
+      const end = Math.min(count, start + 8192);
+      const units = new Array(end - start);
+      for (let i = start; i < end; i++) units[i - start] = unitAt(i);
+      parts.push(String.fromCharCode.apply(null, units));
+    }
+    return parts.join('');
+  }
+  // ClearScript's AddPerformanceObject defines `Performance`; Emscripten's clock wants `performance`.
+  const hostPerformance = g.Performance;
+  g.performance = { now: () => hostPerformance.now(), timeOrigin: hostPerformance.timeOrigin };
+  g.TextEncoder = TextEncoder;
+  g.TextDecoder = TextDecoder;
+
+  function fillRandom(view) {
+    const random = new ArrayBuffer(view.byteLength);
+    entropy.Fill(random);
+    new Uint8Array(view.buffer, view.byteOffset, view.byteLength).set(new Uint8Array(random));
+    return view;
+  }
+  g.crypto = { getRandomValues: fillRandom };
+
+  // Emscripten's shell mode reads random bytes by running `head -cN /dev/urandom | base64` through
+  // os.system. Answer exactly that request from the host's CSPRNG; run nothing, ever.
+  g.os = {
+    system(command, args) {
+      const m = command === 'sh' && Array.isArray(args) && args.length === 2 && args[0] === '-c'
+        && /^head -c(\d{1,5}) \/dev\/urandom \| base64 --wrap=0$/.exec(String(args[1]));
+      if (!m || Number(m[1]) > 65536) throw new Error('os.system is not available in this sandbox');
+      return entropy.Base64(Number(m[1]));
+    },
+  };
+
+  // Timers: a queue that the host drives (see `poll`), so asyncio's call_later works without a
+  // browser event loop. Emscripten would otherwise run every setTimeout callback immediately.
+  const timers = new Map();
+  let nextTimerId = 1;
+  g.setTimeout = (callback, delay = 0, ...args) => {
+    const id = nextTimerId++;
+    timers.set(id, { due: performance.now() + Math.max(0, Number(delay) || 0), callback, args });
+    return id;
+  };
+  g.clearTimeout = (id) => { timers.delete(id); };
+  // Runs the timers that are due; returns ms until the next one, or -1 when none is left.
+  function runDueTimers() {
+    const now = performance.now();
+    for (const [id, timer] of [...timers]) {
+      if (timer.due <= now && timers.delete(id)) {
+        try { timer.callback(...timer.args); } catch (e) { log('timer callback failed: ' + e); }
+      }
+    }
+    let next = Infinity;
+    for (const timer of timers.values()) next = Math.min(next, timer.due);
+    return next === Infinity ? -1 : Math.max(0, next - performance.now());
+  }
+
+  // --- Locked loader: only the verified assets, by plain name under /pyodide/ ------------------
+  function assetName(path) {
+    let p = String(path);
+    if (p.startsWith('file://')) p = p.slice(7);
+    const name = p.startsWith(assetPrefix) ? p.slice(assetPrefix.length) : '';
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name) || name.includes('..')) {
+      throw new Error('Access denied: the sandbox can read only its own Pyodide assets');
+    }
+    return name;
+  }
+  function readbuffer(path) {
+    if (assets === null) throw new Error('Access denied: the sandbox can read only its own Pyodide assets');
+    const name = assetName(path);
+    const buffer = new ArrayBuffer(assets.Size(name));
+    assets.CopyTo(name, buffer);
+    return buffer;
+  }
+  function read(path, mode) {
+    const buffer = readbuffer(path);
+    return mode === 'binary' ? new Uint8Array(buffer) : new TextDecoder().decode(buffer);
+  }
+  // Pyodide picks its shell code path when `read` and `load` are functions.
+  g.read = read;
+  g.readbuffer = readbuffer;
+  g.load = function load() { throw new Error('load() is not available in this sandbox'); };
+
+  // --- Per-run output capture, capped ----------------------------------------------------------
+  function makeSink() {
+    const sink = {
+      chunks: [], bytes: 0, truncated: false,
+      write(buffer) {
+        const room = config.maxOutputBytes - sink.bytes;
+        const take = Math.min(room, buffer.length);
+        if (take > 0) { sink.chunks.push(buffer.slice(0, take)); sink.bytes += take; }
+        if (take < buffer.length) sink.truncated = true;
+        return buffer.length; // Python must believe every byte was written
+      },
+      reset() { sink.chunks = []; sink.bytes = 0; sink.truncated = false; },
+      text() {
+        if (sink.chunks.length === 0) return '';
+        const all = new Uint8Array(sink.bytes);
+        let at = 0;
+        for (const c of sink.chunks) { all.set(c, at); at += c.length; }
+        return new TextDecoder().decode(all);
+      },
+    };
+    return sink;
+  }
+  const stdout = makeSink();
+  const stderr = makeSink();
+
+  async function boot() {
+    const { loadPyodide } = await import(assetPrefix + 'pyodide.mjs');
+    const pyodide = await loadPyodide({
+      indexURL: assetPrefix,
+      lockFileContents: JSON.parse(read(assetPrefix + 'pyodide-lock.json')),
+      // The host's environment never enters the sandbox.
+      env: { HOME: '/home/pyodide', LANG: 'C.UTF-8' },
+      jsglobals: config.allowJsInterop ? globalThis : Object.create(null),
+      fullStdLib: false,
+      checkAPIVersion: true,
+    });
+    pyodide.setStdout({ write: stdout.write, isatty: false });
+    pyodide.setStderr({ write: stderr.write, isatty: false });
+
+    const interruptBuffer = new Int32Array(new SharedArrayBuffer(4));
+    pyodide.setInterruptBuffer(interruptBuffer);
+
+    const runnerNamespace = pyodide.globals.get('dict')();
+    pyodide.runPython(config.runnerSource, { globals: runnerNamespace, filename: '<pyodide-embedded>' });
+    const pyPrepare = runnerNamespace.get('prepare');
+    const pyRunSync = runnerNamespace.get('run_sync');
+    const pyRunAsync = runnerNamespace.get('run_async');
+    runnerNamespace.get('configure')(config.maxOutputBytes);
+    runnerNamespace.get('lock_down')(!!config.allowJsInterop);
+
+    // Boot is done: nothing may read assets any more.
+    assets = null;
+    delete g.read;
+    delete g.readbuffer;
+    delete g.load;
+
+    function envelope(result) {
+      return '{"result":' + result
+        + ',"stdout":' + JSON.stringify(stdout.text()) + ',"stdoutTruncated":' + stdout.truncated
+        + ',"stderr":' + JSON.stringify(stderr.text()) + ',"stderrTruncated":' + stderr.truncated + '}';
+    }
+
+    // Returns the result envelope, or null when the code awaits: the host then calls poll().
+    let pending = null;
+    function run(code) {
+      stdout.reset();
+      stderr.reset();
+      interruptBuffer[0] = 0;
+      if (!pyPrepare(code)) return envelope(pyRunSync());
+      pending = { done: null };
+      const current = pending;
+      Promise.resolve(pyRunAsync()).then(
+        (result) => { current.done = envelope(result); },
+        (e) => { current.done = envelope('{"value":null,"repr":false,"truncated":false,"error":' + JSON.stringify({ type: 'RuntimeError', message: String(e), line: 'RuntimeError: ' + String(e), traceback: '' }) + '}'); });
+      return null;
+    }
+    // Drives an awaiting run: returns its envelope when done, else ms until the next timer (-1: none).
+    function poll() {
+      const wait = runDueTimers();
+      if (pending && pending.done !== null) {
+        const done = pending.done;
+        pending = null;
+        return done;
+      }
+      return wait;
+    }
+    // Forgets an awaiting run that was abandoned (time limit): its timers must not fire later.
+    function abandon() {
+      pending = null;
+      timers.clear();
+    }
+
+    return { run, poll, abandon, interruptBuffer, version: pyodide.version };
+  }
+
+  const started = boot().catch((e) => {
+    throw new Error('Pyodide failed to boot: ' + String(e && e.stack || e).slice(0, 4000));
+  });
+  return { started, log: () => bootLog.join('\n').slice(0, 8000) };
+})

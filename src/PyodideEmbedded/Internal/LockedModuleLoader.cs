@@ -1,0 +1,53 @@
+using System.Text;
+using Microsoft.ClearScript;
+using Microsoft.ClearScript.JavaScript;
+
+namespace PyodideEmbedded.Internal;
+
+/// <summary>
+/// The only source of modules for <c>import</c>: the verified <c>.mjs</c> assets, by exact name under a
+/// virtual prefix. No file system, no URL, no path arithmetic: anything else is refused, so script can
+/// never use <c>import()</c> to read the host.
+/// </summary>
+internal sealed class LockedModuleLoader(AssetStore assets, string prefix) : DocumentLoader
+{
+    public override Task<Document> LoadDocumentAsync(
+        DocumentSettings settings, DocumentInfo? sourceInfo, string specifier, DocumentCategory category, DocumentContextCallback contextCallback)
+    {
+        try
+        {
+            return Task.FromResult(LoadDocument(settings, sourceInfo, specifier, category, contextCallback));
+        }
+        catch (Exception e)
+        {
+            return Task.FromException<Document>(e);
+        }
+    }
+
+    public override Document LoadDocument(
+        DocumentSettings settings, DocumentInfo? sourceInfo, string specifier, DocumentCategory category, DocumentContextCallback contextCallback)
+    {
+        var name = ResolveName(specifier, prefix);
+        var bytes = name is null ? null : assets.TryGet(name);
+        if (bytes is null || category != ModuleCategory.Standard)
+        {
+            throw new UnauthorizedAccessException("The sandbox can import only its own Pyodide modules.");
+        }
+
+        var info = new DocumentInfo(new Uri("file://" + prefix + name)) { Category = ModuleCategory.Standard };
+        return new StringDocument(info, Encoding.UTF8.GetString(bytes));
+    }
+
+    /// <summary>Returns the asset name for <c>PREFIX + name.mjs</c> (optionally as a <c>file://</c> URL), else null.</summary>
+    internal static string? ResolveName(string specifier, string prefix)
+    {
+        var path = specifier.StartsWith("file://", StringComparison.Ordinal) ? specifier["file://".Length..] : specifier;
+        if (!path.StartsWith(prefix, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var name = path[prefix.Length..];
+        return AssetManifest.IsPlainFileName(name) && name.EndsWith(".mjs", StringComparison.Ordinal) ? name : null;
+    }
+}

@@ -1,0 +1,182 @@
+# Runs one piece of user code and returns a JSON envelope for the host.
+# This file runs in a private namespace: user code never sees these names, and the helpers it
+# uses (json, traceback, ...) are bound here at boot, so a user who monkey-patches `json.dumps`
+# or `builtins.print` cannot change how results are reported.
+import ast
+import builtins
+import json
+import sys
+import traceback
+
+_dumps = json.dumps
+_CO_COROUTINE = 0x80
+_FILENAME = "<exec>"
+_MAX_DEPTH = 100
+
+_user_globals = {"__name__": "__main__", "__builtins__": builtins}
+_max_value_bytes = 1 << 20
+
+
+def configure(max_value_bytes):
+    global _max_value_bytes
+    _max_value_bytes = int(max_value_bytes)
+
+
+class _NotJson(Exception):
+    pass
+
+
+def _check_json(value, depth=0):
+    """Accepts exactly what JSON holds without loss; anything else is reported as its repr."""
+    if depth > _MAX_DEPTH:
+        raise _NotJson()
+    kind = type(value)
+    if value is None or kind is bool or kind is int or kind is str:
+        return
+    if kind is float:
+        if value != value or value in (float("inf"), float("-inf")):
+            raise _NotJson()
+        return
+    if kind is list or kind is tuple:
+        for item in value:
+            _check_json(item, depth + 1)
+        return
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NotJson()
+            _check_json(item, depth + 1)
+        return
+    raise _NotJson()
+
+
+def _encode_value(value):
+    """Returns (json_text, is_repr, truncated)."""
+    try:
+        _check_json(value)
+        text = _dumps(value, ensure_ascii=True, allow_nan=False)
+        if len(text) <= _max_value_bytes:
+            return text, False, False
+    except _NotJson:
+        pass
+    try:
+        text = repr(value)
+    except BaseException as e:  # a hostile __repr__ must not break reporting
+        text = f"<unrepresentable {type(value).__name__}: {type(e).__name__}>"
+    truncated = len(text) > _max_value_bytes
+    if truncated:
+        text = text[:_max_value_bytes]
+    return _dumps(text, ensure_ascii=True), True, truncated
+
+
+def _user_frames(tb):
+    # Drop the runner's own frames (and Pyodide's) from the top of the traceback.
+    while tb is not None and tb.tb_frame.f_code.co_filename != _FILENAME:
+        tb = tb.tb_next
+    return tb
+
+
+def _describe(e):
+    try:
+        lines = traceback.format_exception(type(e), e, _user_frames(e.__traceback__))
+        trace = "".join(lines)
+        last = traceback.format_exception_only(type(e), e)[-1].strip()
+    except BaseException:
+        trace = last = type(e).__name__
+    try:
+        message = str(e)
+    except BaseException:
+        message = ""
+    return {"type": type(e).__name__, "message": message, "line": last, "traceback": trace[-65536:]}
+
+
+def _compile(code):
+    tree = ast.parse(code, _FILENAME, "exec")
+    flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    last = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr) and not code.rstrip().endswith(";"):
+        last = ast.Expression(tree.body.pop().value)
+    body = compile(tree, _FILENAME, "exec", flags=flags, dont_inherit=True)
+    tail = compile(last, _FILENAME, "eval", flags=flags, dont_inherit=True) if last else None
+    return body, tail
+
+
+def _execute(code_object):
+    # eval() also runs "exec"-mode code; with top-level await it returns a coroutine instead.
+    return eval(code_object, _user_globals)
+
+
+def _flush_streams():
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, "__" + name + "__")
+        setattr(sys, name, stream)
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+
+
+_prepared = None
+
+
+def prepare(code):
+    """Compiles code for run_sync/run_async; returns True when it needs the event loop (top-level await)."""
+    global _prepared
+    try:
+        body, tail = _compile(code)
+    except BaseException as e:
+        _prepared = e
+        return False
+    _prepared = (body, tail)
+    return bool(body.co_flags & _CO_COROUTINE or (tail is not None and tail.co_flags & _CO_COROUTINE))
+
+
+def _take_prepared():
+    global _prepared
+    prepared, _prepared = _prepared, None
+    if isinstance(prepared, BaseException):
+        raise prepared
+    return prepared
+
+
+def run_sync():
+    value, error = None, None
+    try:
+        body, tail = _take_prepared()
+        _execute(body)
+        if tail is not None:
+            value = _execute(tail)
+    except BaseException as e:  # SystemExit and KeyboardInterrupt end the run, not the sandbox
+        error = _describe(e)
+    finally:
+        _flush_streams()
+    return _envelope(value, error)
+
+
+async def run_async():
+    value, error = None, None
+    try:
+        body, tail = _take_prepared()
+        result = _execute(body)
+        if body.co_flags & _CO_COROUTINE:
+            await result
+        if tail is not None:
+            value = _execute(tail)
+            if tail.co_flags & _CO_COROUTINE:
+                value = await value
+    except BaseException as e:
+        error = _describe(e)
+    finally:
+        _flush_streams()
+    return _envelope(value, error)
+
+
+def _envelope(value, error):
+    if error is not None:
+        return '{"value":null,"repr":false,"truncated":false,"error":' + _dumps(error, ensure_ascii=True) + "}"
+    text, is_repr, truncated = _encode_value(value)
+    return '{"value":' + text + ',"repr":' + ("true" if is_repr else "false") + ',"truncated":' + ("true" if truncated else "false") + ',"error":null}'
+
+
+def lock_down(allow_js_interop):
+    pass

@@ -1,0 +1,82 @@
+namespace PyodideEmbedded;
+
+/// <summary>Limits and asset location for one <see cref="PythonSandbox"/>. Immutable; safe to share.</summary>
+/// <remarks>
+/// Every limit is finite: there is no value that means "unlimited". <see cref="PythonSandbox.CreateAsync"/>
+/// validates the options and throws <see cref="ArgumentException"/> for a value out of range.
+/// </remarks>
+public sealed record SandboxOptions
+{
+    /// <summary>The smallest accepted <see cref="MemoryLimitBytes"/>: Pyodide's own start-up needs about this much.</summary>
+    public const long MinMemoryLimitBytes = 64L * 1024 * 1024;
+
+    /// <summary>Folder with the pinned Pyodide assets and their <c>manifest.sha256</c>.</summary>
+    /// <value>Default <see langword="null"/>: the <c>pyodide-dist</c> folder that the build copies beside the application.</value>
+    public string? AssetsPath { get; init; }
+
+    /// <summary>Wall-clock budget for one <see cref="PythonSandbox.RunAsync"/> call.</summary>
+    /// <value>Default 5 s. Finite and greater than zero, at most 24 hours.</value>
+    /// <remarks>
+    /// When it passes, Python gets a <c>KeyboardInterrupt</c> (the sandbox keeps its state); code that does
+    /// not stop within <see cref="InterruptGracePeriod"/> is stopped hard and the sandbox is lost.
+    /// Either way the result carries a <c>TimeoutError</c>.
+    /// </remarks>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long Python may take to honour the soft interrupt before execution is terminated.</summary>
+    /// <value>Default 30 ms. Between 1 ms and 10 s.</value>
+    public TimeSpan InterruptGracePeriod { get; init; } = TimeSpan.FromMilliseconds(30);
+
+    /// <summary>Cap on Python's memory (the WebAssembly linear memory), in bytes.</summary>
+    /// <value>Default 256 MiB. At least <see cref="MinMemoryLimitBytes"/>, at most 4 GiB; rounded down to 64 KiB pages.</value>
+    /// <remarks>An allocation past it raises <c>MemoryError</c> inside Python and the sandbox keeps working.</remarks>
+    public long MemoryLimitBytes { get; init; } = 256L * 1024 * 1024;
+
+    /// <summary>Cap on the sandbox's JavaScript heap (the V8 isolate), in bytes.</summary>
+    /// <value>Default 256 MiB. Between 64 MiB and 4 GiB.</value>
+    /// <remarks>Only JavaScript objects count here (for example a huge <c>js.Array</c> built through
+    /// <see cref="AllowJsInterop"/>). Passing it ends the run with a <c>MemoryError</c> and the sandbox is lost.</remarks>
+    public long JsHeapLimitBytes { get; init; } = 256L * 1024 * 1024;
+
+    /// <summary>Cap on each of stdout, stderr and the returned value, in bytes (UTF-8).</summary>
+    /// <value>Default 1 MiB. Between 1 KiB and 256 MiB.</value>
+    /// <remarks>The excess is dropped and the result says so (<see cref="SandboxResult.StdoutTruncated"/> and friends).</remarks>
+    public int MaxOutputBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>Largest source code accepted by <see cref="PythonSandbox.RunAsync"/>, in bytes (UTF-8).</summary>
+    /// <value>Default 1 MiB. Between 1 KiB and 64 MiB.</value>
+    public int MaxCodeBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>Whether Python may <c>import js</c> / <c>pyodide_js</c> and reach the JavaScript realm.</summary>
+    /// <value>Default <see langword="false"/>.</value>
+    /// <remarks>
+    /// The JavaScript realm holds nothing of the host either way; this only narrows what Python can touch.
+    /// </remarks>
+    public bool AllowJsInterop { get; init; }
+
+    internal string ResolvedAssetsPath => AssetsPath ?? Path.Combine(AppContext.BaseDirectory, "pyodide-dist");
+
+    internal void Validate()
+    {
+        if (AssetsPath is not null)
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(AssetsPath, nameof(AssetsPath));
+        }
+
+        RequireRange(Timeout, TimeSpan.FromTicks(1), TimeSpan.FromHours(24), nameof(Timeout));
+        RequireRange(InterruptGracePeriod, TimeSpan.FromMilliseconds(1), TimeSpan.FromSeconds(10), nameof(InterruptGracePeriod));
+        RequireRange(MemoryLimitBytes, MinMemoryLimitBytes, 4L * 1024 * 1024 * 1024, nameof(MemoryLimitBytes));
+        RequireRange(JsHeapLimitBytes, 64L * 1024 * 1024, 4L * 1024 * 1024 * 1024, nameof(JsHeapLimitBytes));
+        RequireRange(MaxOutputBytes, 1024, 256 * 1024 * 1024, nameof(MaxOutputBytes));
+        RequireRange(MaxCodeBytes, 1024, 64 * 1024 * 1024, nameof(MaxCodeBytes));
+    }
+
+    private static void RequireRange<T>(T value, T min, T max, string name)
+        where T : IComparable<T>
+    {
+        if (value.CompareTo(min) < 0 || value.CompareTo(max) > 0)
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be between {min} and {max}.");
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using System.Text.Json;
+
+namespace PyodideEmbedded;
+
+/// <summary>
+/// What one <see cref="PythonSandbox.RunAsync"/> call produced: the value of the code's last expression as
+/// JSON, what it printed, and the Python exception (or limit) that ended it. Python errors are data here,
+/// not exceptions.
+/// </summary>
+public sealed record SandboxResult
+{
+    /// <summary>The last expression's value as JSON; <see langword="null"/> for <c>None</c>, for code that
+    /// ends in a statement, and when <see cref="Error"/> is set.</summary>
+    /// <remarks>Integers keep every digit (read them with <see cref="JsonElement.GetRawText"/> or
+    /// <c>System.Numerics.BigInteger.Parse</c> when they may exceed 64 bits). Values JSON cannot hold
+    /// exactly come back as a JSON string holding their <c>repr</c>, with <see cref="ValueIsRepr"/> set.</remarks>
+    public JsonElement? Value { get; init; }
+
+    /// <summary>Whether <see cref="Value"/> is the <c>repr</c> of a value that JSON cannot hold (a set, a float NaN, an object...).</summary>
+    public bool ValueIsRepr { get; init; }
+
+    /// <summary>Whether the value was larger than <see cref="SandboxOptions.MaxOutputBytes"/> and was cut (it is then a repr).</summary>
+    public bool ValueTruncated { get; init; }
+
+    /// <summary>What the code wrote to standard output during this run.</summary>
+    public string Stdout { get; init; } = "";
+
+    /// <summary>Whether <see cref="Stdout"/> was cut at <see cref="SandboxOptions.MaxOutputBytes"/>.</summary>
+    public bool StdoutTruncated { get; init; }
+
+    /// <summary>What the code wrote to standard error during this run.</summary>
+    public string Stderr { get; init; } = "";
+
+    /// <summary>Whether <see cref="Stderr"/> was cut at <see cref="SandboxOptions.MaxOutputBytes"/>.</summary>
+    public bool StderrTruncated { get; init; }
+
+    /// <summary>The exception that ended the run, or <see langword="null"/> when it completed.</summary>
+    public PythonError? Error { get; init; }
+
+    /// <summary>Whether the sandbox had to be discarded to stop this run (its Python state is gone and
+    /// it is now <see cref="PythonSandbox.IsFaulted"/>).</summary>
+    public bool SandboxLost { get; init; }
+
+    /// <summary>Whether the run was stopped by <see cref="SandboxOptions.Timeout"/> (<see cref="Error"/> is then a <c>TimeoutError</c>).</summary>
+    public bool TimedOut { get; init; }
+
+    /// <summary>Wall-clock time of the run, measured by the host.</summary>
+    public TimeSpan Elapsed { get; init; }
+
+    /// <summary>Whether the run completed without an exception.</summary>
+    public bool Succeeded => Error is null;
+
+    /// <summary>Returns this result, or throws <see cref="PythonException"/> when <see cref="Error"/> is set.</summary>
+    /// <exception cref="PythonException">The run ended with an error.</exception>
+    public SandboxResult ThrowIfError() => Error is null ? this : throw new PythonException(Error);
+}

@@ -108,8 +108,12 @@
     return parts.join('');
   }
   // ClearScript's AddPerformanceObject defines `Performance`; Emscripten's clock wants `performance`.
+  // Its `sleep` would block the isolate's thread in native code, out of reach of the time limit:
+  // keep only `now`, and remove the original.
   const hostPerformance = g.Performance;
-  g.performance = { now: () => hostPerformance.now(), timeOrigin: hostPerformance.timeOrigin };
+  const now = () => hostPerformance.now();
+  g.performance = { now, timeOrigin: hostPerformance.timeOrigin };
+  delete g.Performance;
   g.TextEncoder = TextEncoder;
   g.TextDecoder = TextDecoder;
 

@@ -14,6 +14,7 @@ _FILENAME = "<exec>"
 _MAX_DEPTH = 100
 
 _user_globals = {"__name__": "__main__", "__builtins__": builtins}
+_runner_globals = globals()
 _max_value_bytes = 1 << 20
 
 
@@ -69,18 +70,30 @@ def _encode_value(value):
     return _dumps(text, ensure_ascii=True), True, truncated
 
 
-def _user_frames(tb):
-    # Drop the runner's own frames (and Pyodide's) from the top of the traceback.
-    while tb is not None and tb.tb_frame.f_code.co_filename != _FILENAME:
-        tb = tb.tb_next
-    return tb
+_RUNNER_FILENAME = "<pyodide-embedded>"
+
+
+def _hide_sandbox_frames(exception):
+    """Drops the runner's and Pyodide's frames above the user's code, and the runner's own frames anywhere."""
+    pending, seen = [exception], set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        frames = [f for f in current.stack if f.filename != _RUNNER_FILENAME]
+        first_user = next((i for i, f in enumerate(frames) if f.filename == _FILENAME), len(frames))
+        current.stack = traceback.StackSummary.from_list(frames[first_user:])
+        pending.extend((current.__cause__, current.__context__))
+        pending.extend(getattr(current, "exceptions", None) or ())
 
 
 def _describe(e):
     try:
-        lines = traceback.format_exception(type(e), e, _user_frames(e.__traceback__))
-        trace = "".join(lines)
-        last = traceback.format_exception_only(type(e), e)[-1].strip()
+        summary = traceback.TracebackException(type(e), e, e.__traceback__)
+        _hide_sandbox_frames(summary)
+        trace = "".join(summary.format())
+        last = "".join(summary.format_exception_only()).strip().splitlines()[-1]
     except BaseException:
         trace = last = type(e).__name__
     try:
@@ -178,5 +191,41 @@ def _envelope(value, error):
     return '{"value":' + text + ',"repr":' + ("true" if is_repr else "false") + ',"truncated":' + ("true" if truncated else "false") + ',"error":null}'
 
 
+_BLOCKED_MODULES = ("js", "pyodide_js", "_pyodide_core")
+
+
+def _imported_by_user_code():
+    """Whether the nearest frame outside the import machinery (and this file) runs the user's code."""
+    frame = sys._getframe(1)
+    while frame is not None and (frame.f_globals is _runner_globals or frame.f_code.co_filename.startswith("<frozen importlib")):
+        frame = frame.f_back
+    return frame is not None and frame.f_code.co_filename == _FILENAME
+
+
+class _InteropBlocker:
+    """A meta path finder that refuses the JS bridge modules to user code."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name.partition(".")[0] in _BLOCKED_MODULES and _imported_by_user_code():
+            raise ImportError(f"import of {name!r} is disabled in this sandbox (JavaScript interop is off)", name=name)
+        return None
+
+
 def lock_down(allow_js_interop):
-    pass
+    """Without interop, user code cannot import the JS bridge modules.
+
+    This is defence in depth, not the boundary: Python in Pyodide can always reach the JS realm by
+    determined means, and the realm is built to hold nothing of the host (see SECURITY.md).
+    """
+    if allow_js_interop:
+        return
+    original_import = builtins.__import__
+
+    def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
+        if level == 0 and name.partition(".")[0] in _BLOCKED_MODULES and _imported_by_user_code():
+            raise ImportError(f"import of {name!r} is disabled in this sandbox (JavaScript interop is off)", name=name)
+        return original_import(name, globals, locals, fromlist, level)
+
+    builtins.__import__ = guarded_import
+    sys.meta_path.insert(0, _InteropBlocker)

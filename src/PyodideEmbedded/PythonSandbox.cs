@@ -22,8 +22,9 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
     private readonly SandboxOptions _options;
     private readonly PyodideEngine _engine;
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly Lock _interruptLock = new();
-    private RunState? _current;
+    private readonly EngineThread _thread;
+    private RunControl? _current;
+    private Task? _abandonedRun;
     private string? _faultReason;
     private int _disposed;
 
@@ -31,6 +32,7 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
     {
         _options = options;
         _engine = engine;
+        _thread = new EngineThread("PyodideEmbedded sandbox");
     }
 
     /// <summary>The options this sandbox was created with.</summary>
@@ -110,65 +112,46 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
 
     private async Task<SandboxResult> RunExclusiveAsync(string code, CancellationToken cancellationToken)
     {
-        var state = new RunState();
         var clock = Stopwatch.StartNew();
-        lock (_interruptLock)
-        {
-            _current = state;
-        }
-
+        using var control = new RunControl(_engine, _options.Timeout, _options.InterruptGracePeriod);
+        Volatile.Write(ref _current, control);
+        var execution = _thread.RunAsync(() => _engine.Run(code, control.StopSignal));
         string? envelope = null;
         Exception? failure = null;
-        // V8 blocks the calling thread for the whole run: keep it off the thread pool.
-        var execution = Task.Factory.StartNew(
-            () =>
-            {
-                try
-                {
-                    envelope = _engine.Run(code, state.StopSignal.WaitHandle);
-                }
-                catch (Exception e)
-                {
-                    failure = e;
-                }
-            },
-            CancellationToken.None,
-            TaskCreationOptions.LongRunning,
-            TaskScheduler.Default);
-
-        using (var timer = new Timer(static s => ((RunState)s!).Stopper?.Invoke(StopReason.Timeout), state, Timeout.Infinite, Timeout.Infinite))
-        using (cancellationToken.Register(static s => ((RunState)s!).Stopper?.Invoke(StopReason.Cancelled), state))
+        using (cancellationToken.Register(static c => ((RunControl)c!).Stop(StopReason.Cancelled), control))
         {
-            state.Stopper = reason => Stop(state, reason);
-            timer.Change(_options.Timeout, Timeout.InfiniteTimeSpan);
-            if (cancellationToken.IsCancellationRequested)
-            {
-                Stop(state, StopReason.Cancelled);
-            }
-
-            await execution.ConfigureAwait(false);
+            await Task.WhenAny(execution, control.Abandoned).ConfigureAwait(false);
         }
 
-        lock (_interruptLock)
+        if (!execution.IsCompleted)
         {
-            _current = null;
-            state.Finished = true;
-            state.HardTimer?.Dispose();
+            // V8 ignored termination (stuck in one huge native operation). Leave the engine to its
+            // thread, which disposes it when it returns, and answer the caller now.
+            Volatile.Write(ref _abandonedRun, execution);
+            Fault("a run did not stop when terminated");
+        }
+        else if (execution.IsFaulted)
+        {
+            failure = execution.Exception!.InnerException;
+        }
+        else
+        {
+            envelope = execution.Result;
         }
 
-        state.StopSignal.Dispose();
-
+        control.Dispose(); // from here on no interrupt can reach the engine
+        Volatile.Write(ref _current, null);
         clock.Stop();
-        if (state.Terminated)
+        if (control.Terminated)
         {
             // A terminated run can leave CPython half-way through anything (a held GIL, a leaked
             // recursion counter), so the interpreter is never trusted again.
             _engine.CancelTerminate();
-            Fault(state.Reason == StopReason.Cancelled ? "a cancelled run was terminated" : "a run was terminated at its time limit");
+            Fault(control.Reason == StopReason.Cancelled ? "a cancelled run was terminated" : "a run was terminated at its time limit");
         }
 
-        var result = Interpret(envelope, failure, state, clock.Elapsed);
-        if (state.Reason == StopReason.Cancelled)
+        var result = Interpret(envelope, failure, control, clock.Elapsed);
+        if (control.Reason == StopReason.Cancelled)
         {
             throw new OperationCanceledException("The run was cancelled.", failure, cancellationToken);
         }
@@ -176,13 +159,13 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         return result;
     }
 
-    private SandboxResult Interpret(string? envelope, Exception? failure, RunState state, TimeSpan elapsed)
+    private SandboxResult Interpret(string? envelope, Exception? failure, RunControl control, TimeSpan elapsed)
     {
         if (envelope is not null)
         {
             var result = ResultEnvelope.Parse(envelope) with { Elapsed = elapsed };
             // KeyboardInterrupt from our own soft interrupt is the time limit, not the user's exception.
-            if (state.Reason == StopReason.Timeout && result.Error?.TypeName == "KeyboardInterrupt")
+            if (control.Reason == StopReason.Timeout && result.Error?.TypeName == "KeyboardInterrupt")
             {
                 result = result with { Error = TimeoutError(result.Error.Traceback), TimedOut = true };
             }
@@ -190,15 +173,11 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
             return result;
         }
 
-        if (failure is null)
+        if (control.Terminated || (failure is null && control.Reason != StopReason.None))
         {
-            // Stopped while awaiting: no Python frame was running, so the interpreter is intact.
-            return new SandboxResult { Error = TimeoutError(null), TimedOut = state.Reason == StopReason.Timeout, Elapsed = elapsed };
-        }
-
-        if (state.Terminated)
-        {
-            return new SandboxResult { Error = TimeoutError(null), TimedOut = state.Reason == StopReason.Timeout, SandboxLost = true, Elapsed = elapsed };
+            // Without termination this was a run stopped while awaiting: no Python frame was
+            // running, so the interpreter is intact.
+            return new SandboxResult { Error = TimeoutError(null), TimedOut = control.Reason == StopReason.Timeout, SandboxLost = IsFaulted, Elapsed = elapsed };
         }
 
         // The engine itself failed (for example the JavaScript heap limit): nothing in it can be trusted.
@@ -220,40 +199,9 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         e?.Message.Contains("heap", StringComparison.OrdinalIgnoreCase) == true
         || e?.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase) == true;
 
-    private void Stop(RunState state, StopReason reason)
-    {
-        lock (_interruptLock)
-        {
-            if (state.Finished || state.Reason != StopReason.None || !ReferenceEquals(_current, state))
-            {
-                return;
-            }
-
-            state.Reason = reason;
-            state.StopSignal.Set();
-            _engine.RequestSoftInterrupt();
-            state.HardTimer = new Timer(
-                static s =>
-                {
-                    var (sandbox, run) = ((PythonSandbox, RunState))s!;
-                    lock (sandbox._interruptLock)
-                    {
-                        if (!run.Finished)
-                        {
-                            run.Terminated = true;
-                            sandbox._engine.Terminate();
-                        }
-                    }
-                },
-                (this, state),
-                _options.InterruptGracePeriod,
-                Timeout.InfiniteTimeSpan);
-        }
-    }
-
     private void Fault(string reason) => Interlocked.CompareExchange(ref _faultReason, reason, null);
 
-    /// <summary>Stops a running call (as its time limit would), waits for it, and frees the isolate.</summary>
+    /// <summary>Stops a running call (at once, as a hard time limit would), waits for it, and frees the isolate.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -261,43 +209,37 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
             return;
         }
 
-        lock (_interruptLock)
+        Volatile.Read(ref _current)?.Stop(StopReason.Disposed);
+        _gate.Wait();
+        ReleaseEngine();
+    }
+
+    /// <summary>Same as <see cref="Dispose"/>, without blocking a thread while a run stops.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
-            if (_current is { } running)
-            {
-                running.Terminated = true;
-                running.Reason = StopReason.Disposed;
-                _engine.Terminate();
-            }
+            return;
         }
 
-        _gate.Wait();
-        _engine.Dispose();
+        Volatile.Read(ref _current)?.Stop(StopReason.Disposed);
+        await _gate.WaitAsync().ConfigureAwait(false);
+        ReleaseEngine();
+    }
+
+    private void ReleaseEngine()
+    {
+        _thread.Dispose();
+        if (Volatile.Read(ref _abandonedRun) is { IsCompleted: false } stuck)
+        {
+            // Disposing an isolate that is still executing would block; do it when the run ends.
+            stuck.ContinueWith(_ => _engine.Dispose(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        }
+        else
+        {
+            _engine.Dispose();
+        }
+
         _gate.Dispose();
-    }
-
-    /// <summary>Same as <see cref="Dispose"/>.</summary>
-    public ValueTask DisposeAsync()
-    {
-        Dispose();
-        return ValueTask.CompletedTask;
-    }
-
-    private enum StopReason
-    {
-        None,
-        Timeout,
-        Cancelled,
-        Disposed,
-    }
-
-    private sealed class RunState
-    {
-        public Action<StopReason>? Stopper;
-        public StopReason Reason;
-        public bool Terminated;
-        public bool Finished;
-        public Timer? HardTimer;
-        public ManualResetEventSlim StopSignal { get; } = new();
     }
 }

@@ -39,15 +39,25 @@ internal sealed class PyodideEngine : IDisposable
 
     public static async Task<PyodideEngine> StartAsync(AssetStore assets, SandboxOptions options, CancellationToken cancellationToken)
     {
+        // V8 aborts the whole process when an isolate passes its hard heap limit. So the hard limit is
+        // only a starting size that V8 may expand (HeapExpansionMultiplier), and the real cap is
+        // ClearScript's heap monitor (MaxRuntimeHeapSize), which ends the script with a fatal
+        // ScriptEngineException instead. The sandbox is then discarded.
+        var heapLimitMiB = (int)(options.JsHeapLimitBytes / (1024 * 1024));
         var constraints = new V8RuntimeConstraints
         {
-            MaxOldSpaceSize = (int)(options.JsHeapLimitBytes / (1024 * 1024)),
+            MaxOldSpaceSize = Math.Max(32, heapLimitMiB / 2),
+            HeapExpansionMultiplier = 2,
+            // ArrayBuffers live outside the heap; WebAssembly memory is bounded by WasmMemoryLimit instead.
+            MaxArrayBufferAllocation = (ulong)options.JsHeapLimitBytes,
         };
         var engine = new V8ScriptEngine(constraints, EngineFlags)
         {
             // The bridges are internal types; let script see their [ScriptMember]s (and nothing else:
             // they are [NoDefaultScriptAccess]).
             AccessContext = typeof(PyodideEngine),
+            MaxRuntimeHeapSize = checked((UIntPtr)(ulong)options.JsHeapLimitBytes),
+            RuntimeHeapSizeSampleInterval = TimeSpan.FromMilliseconds(10),
         };
         var self = new PyodideEngine(engine);
         try

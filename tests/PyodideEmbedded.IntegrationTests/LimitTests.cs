@@ -1,0 +1,195 @@
+using System.Diagnostics;
+
+namespace PyodideEmbedded.IntegrationTests;
+
+/// <summary>Time, memory, output and input limits. Each test makes its own sandbox: they break them.</summary>
+[Collection(nameof(LimitsCollection))]
+public sealed class LimitTests
+{
+    private static readonly SandboxOptions Options = TestOptions.Default with { Timeout = TimeSpan.FromMilliseconds(500) };
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task RunAsync_InfiniteLoop_TimesOutAndKeepsState()
+    {
+        await using var sandbox = await PythonSandbox.CreateAsync(Options with { InterruptGracePeriod = TimeSpan.FromSeconds(2) });
+        await sandbox.RunAsync("kept = 'yes'");
+
+        var clock = Stopwatch.StartNew();
+        var result = await sandbox.RunAsync("while True: pass");
+
+        Assert.True(result.TimedOut);
+        Assert.Equal("TimeoutError", result.Error!.TypeName);
+        Assert.Contains("500 ms", result.Error.Message, StringComparison.Ordinal);
+        Assert.False(result.SandboxLost);
+        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(3));
+        Assert.Equal("yes", (await sandbox.RunAsync("kept")).Value!.Value.GetString());
+    }
+
+    [Theory(Timeout = TestOptions.TestTimeoutMs)]
+    [InlineData("while True: pass")]
+    [InlineData("sum(range(10**12))")]
+    [InlineData("10**10**8")]
+    [InlineData("import re\nre.match(r'(a+)+$', 'a' * 40 + 'b')")]
+    [InlineData("import time\ntime.sleep(3600)")]
+    [InlineData("import asyncio\nwhile True: await asyncio.sleep(0)")]
+    [InlineData("import asyncio\nawait asyncio.Event().wait()")]
+    [InlineData("try:\n    while True: pass\nexcept KeyboardInterrupt:\n    while True: pass")]
+    public async Task RunAsync_Runaway_ReturnsTimeoutWithinBudget_AndNextRunIsAnswered(string code)
+    {
+        var sandbox = await PythonSandbox.CreateAsync(Options);
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            var result = await sandbox.RunAsync(code);
+
+            Assert.True(result.TimedOut, result.Error?.Summary);
+            Assert.Equal("TimeoutError", result.Error!.TypeName);
+            Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(450), TimeSpan.FromSeconds(4)); // generous: CI jitter
+            if (result.SandboxLost)
+            {
+                Assert.True(sandbox.IsFaulted);
+                await Assert.ThrowsAsync<SandboxFaultedException>(() => sandbox.RunAsync("1"));
+                await sandbox.DisposeAsync();
+                sandbox = await PythonSandbox.CreateAsync(Options);
+            }
+
+            Assert.Equal(2, (await sandbox.RunAsync("1 + 1")).Value!.Value.GetInt32());
+        }
+        finally
+        {
+            await sandbox.DisposeAsync();
+        }
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task RunAsync_CallerCancels_ThrowsOperationCanceled()
+    {
+        await using var sandbox = await PythonSandbox.CreateAsync(TestOptions.Default);
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => sandbox.RunAsync("while True: pass", cancel.Token));
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task DisposeAsync_DuringARun_StopsItAndFreesTheSandbox()
+    {
+        var sandbox = await PythonSandbox.CreateAsync(TestOptions.Default);
+        var running = sandbox.RunAsync("while True: pass");
+        await Task.Delay(200);
+
+        var clock = Stopwatch.StartNew();
+        await sandbox.DisposeAsync();
+
+        Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(5));
+        var result = await running;
+        Assert.Equal("TimeoutError", result.Error!.TypeName);
+        Assert.False(result.TimedOut);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => sandbox.RunAsync("1"));
+    }
+
+    [Theory(Timeout = TestOptions.TestTimeoutMs)]
+    [InlineData("x = bytearray(1 << 30)")]
+    [InlineData("x = [0] * 10**9")]
+    [InlineData("x = b'a' * (1 << 30)")]
+    [InlineData("chunks = []\nwhile True: chunks.append(b'x' * (1 << 20))")]
+    public async Task RunAsync_PythonAllocationPastTheCap_RaisesMemoryError_AndSandboxKeepsServing(string code)
+    {
+        await using var sandbox = await PythonSandbox.CreateAsync(TestOptions.Default with { MemoryLimitBytes = 128L * 1024 * 1024 });
+        await sandbox.RunAsync("kept = 7");
+
+        var result = await sandbox.RunAsync(code);
+
+        Assert.Equal("MemoryError", result.Error!.TypeName);
+        Assert.False(result.SandboxLost);
+        await sandbox.RunAsync("chunks = x = None\nimport gc; gc.collect()");
+        Assert.Equal(7, (await sandbox.RunAsync("kept")).Value!.Value.GetInt32());
+        Assert.Equal(10_000_000, (await sandbox.RunAsync("len(bytearray(10_000_000))")).Value!.Value.GetInt32());
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task RunAsync_MemoryWithinTheCap_IsUsable()
+    {
+        await using var sandbox = await PythonSandbox.CreateAsync(TestOptions.Default with { MemoryLimitBytes = 256L * 1024 * 1024 });
+
+        var result = await sandbox.RunAsync("len(bytearray(150 * 1024 * 1024))");
+
+        Assert.True(result.Succeeded, result.Error?.Summary);
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task RunAsync_JsHeapPastTheCap_IsReportedAndSandboxIsReplaceable()
+    {
+        var options = TestOptions.Default with { AllowJsInterop = true, JsHeapLimitBytes = 96L * 1024 * 1024 };
+        await using var sandbox = await PythonSandbox.CreateAsync(options);
+
+        var result = await sandbox.RunAsync("import js\njs.Function.new('let a = []; while (true) a.push(new Array(1e5).fill(1));')()");
+
+        Assert.Equal("MemoryError", result.Error!.TypeName);
+        Assert.Contains("JavaScript heap", result.Error.Message, StringComparison.Ordinal);
+        Assert.True(result.SandboxLost);
+        Assert.True(sandbox.IsFaulted);
+        await using var replacement = await PythonSandbox.CreateAsync(options);
+        Assert.Equal(2, (await replacement.RunAsync("1 + 1")).Value!.Value.GetInt32());
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task RunAsync_DeepRecursion_RaisesRecursionError()
+    {
+        await using var sandbox = await PythonSandbox.CreateAsync(TestOptions.Default);
+
+        var result = await sandbox.RunAsync("def f(n): return f(n + 1)\nf(0)");
+
+        Assert.Equal("RecursionError", result.Error!.TypeName);
+        Assert.Equal(2, (await sandbox.RunAsync("1 + 1")).Value!.Value.GetInt32());
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task RunAsync_OutputFlood_IsTruncatedAtTheCap()
+    {
+        await using var sandbox = await PythonSandbox.CreateAsync(TestOptions.Default with { MaxOutputBytes = 10_000 });
+
+        var result = await sandbox.RunAsync("import sys\nfor i in range(100_000): print('x' * 100)\nsys.stderr.write('e' * 50_000)\n'v' * 50_000");
+
+        Assert.True(result.Succeeded);
+        Assert.True(result.StdoutTruncated);
+        Assert.Equal(10_000, result.Stdout.Length);
+        Assert.True(result.StderrTruncated);
+        Assert.Equal(10_000, result.Stderr.Length);
+        Assert.True(result.ValueTruncated);
+        Assert.True(result.ValueIsRepr);
+        Assert.Equal(10_000, result.Value!.Value.GetString()!.Length);
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task RunAsync_CodeOverTheCap_IsRefusedWithoutRunning()
+    {
+        await using var sandbox = await PythonSandbox.CreateAsync(TestOptions.Default with { MaxCodeBytes = 1024 });
+
+        var result = await sandbox.RunAsync("refused = 1\n" + new string('#', 2000));
+
+        Assert.Equal("CodeTooLargeError", result.Error!.TypeName);
+        Assert.Equal("NameError", (await sandbox.RunAsync("refused")).Error!.TypeName);
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task RunAsync_RunawayAndNormalSandboxes_DoNotAffectEachOther()
+    {
+        await using var runaway = await PythonSandbox.CreateAsync(Options with { Timeout = TimeSpan.FromSeconds(3) });
+        await using var normal = await PythonSandbox.CreateAsync(TestOptions.Default);
+
+        var spinning = runaway.RunAsync("while True: pass");
+        var clock = Stopwatch.StartNew();
+        var answers = new List<int>();
+        for (var i = 0; i < 20; i++)
+        {
+            answers.Add((await normal.RunAsync($"{i} + 1")).Value!.Value.GetInt32());
+        }
+
+        Assert.Equal(Enumerable.Range(1, 20), answers);
+        Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(2.5)); // answered while the other spins
+        Assert.True((await spinning).TimedOut);
+    }
+}
+
+[CollectionDefinition(nameof(LimitsCollection), DisableParallelization = true)]
+public sealed class LimitsCollection;

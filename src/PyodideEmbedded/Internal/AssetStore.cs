@@ -33,7 +33,7 @@ internal sealed class AssetStore
     /// <summary>Loads and verifies a folder once per process; a failed load is retried on the next call.</summary>
     public static AssetStore Load(string folder)
     {
-        var fullPath = Path.GetFullPath(folder);
+        var fullPath = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
         var lazy = s_byFolder.GetOrAdd(fullPath, static p => new Lazy<AssetStore>(() => LoadUncached(p)));
         try
         {

@@ -1,0 +1,132 @@
+using System.Text;
+using PyodideEmbedded.Cli;
+using PyodideEmbedded.Internal;
+
+namespace PyodideEmbedded.Tests;
+
+public sealed class LockedModuleLoaderTests
+{
+    [Theory]
+    [InlineData("/pyodide/pyodide.mjs", "pyodide.mjs")]
+    [InlineData("file:///pyodide/pyodide.asm.mjs", "pyodide.asm.mjs")]
+    [InlineData("/pyodide/../etc/passwd", null)]
+    [InlineData("/pyodide/..", null)]
+    [InlineData("/etc/passwd", null)]
+    [InlineData("file:///etc/passwd", null)]
+    [InlineData("https://example.com/pyodide/x.mjs", null)]
+    [InlineData("/pyodide/pyodide.asm.wasm", null)]
+    [InlineData("/pyodide/sub/x.mjs", null)]
+    [InlineData("node:child_process", null)]
+    public void ResolveName_OnlyPlainModuleNamesUnderThePrefix(string specifier, string? expected)
+    {
+        Assert.Equal(expected, LockedModuleLoader.ResolveName(specifier, "/pyodide/"));
+    }
+}
+
+public sealed class SandboxOptionsTests
+{
+    public static TheoryData<SandboxOptions> Invalid => new()
+    {
+        new SandboxOptions { Timeout = TimeSpan.Zero },
+        new SandboxOptions { Timeout = Timeout.InfiniteTimeSpan },
+        new SandboxOptions { Timeout = TimeSpan.FromDays(2) },
+        new SandboxOptions { MemoryLimitBytes = 1024 },
+        new SandboxOptions { MemoryLimitBytes = 8L << 30 },
+        new SandboxOptions { JsHeapLimitBytes = 0 },
+        new SandboxOptions { MaxOutputBytes = -1 },
+        new SandboxOptions { MaxCodeBytes = 0 },
+        new SandboxOptions { InterruptGracePeriod = TimeSpan.Zero },
+        new SandboxOptions { AssetsPath = " " },
+    };
+
+    [Theory]
+    [MemberData(nameof(Invalid))]
+    public void Validate_OutOfRange_Throws(SandboxOptions options)
+    {
+        Assert.ThrowsAny<ArgumentException>(options.Validate);
+    }
+
+    [Fact]
+    public void Validate_Defaults_AreAccepted()
+    {
+        new SandboxOptions().Validate();
+    }
+
+    [Fact]
+    public async Task CreateAsync_InvalidOptions_ThrowsBeforeBooting()
+    {
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => PythonSandbox.CreateAsync(new SandboxOptions { Timeout = TimeSpan.Zero }));
+    }
+}
+
+public sealed class ErrorTextTests
+{
+    [Fact]
+    public void Shorten_LongText_KeepsTheStart()
+    {
+        var text = ErrorText.Shorten(new string('x', 5000));
+
+        Assert.Equal(2003, text.Length);
+        Assert.EndsWith("...", text, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("\"a\\ud800b\"", "a\ufffdb")]
+    [InlineData("\"\\udc00\"", "\ufffd")]
+    [InlineData("\"\\ud83d\\ude00\"", "\U0001F600")]
+    public void ReplaceLoneSurrogateEscapes_KeepsPairsAndReplacesLoneOnes(string raw, string expected)
+    {
+        Assert.Equal(expected, ErrorText.ReplaceLoneSurrogateEscapes(raw));
+    }
+}
+
+public sealed class BoundedLineReaderTests
+{
+    [Fact]
+    public async Task ReadLineAsync_SplitsLinesAndStripsCarriageReturns()
+    {
+        var reader = Reader("one\r\ntwo\nthree");
+
+        Assert.Equal("one", (await reader.ReadLineAsync(default))!.Value.Text);
+        Assert.Equal("two", (await reader.ReadLineAsync(default))!.Value.Text);
+        Assert.Equal("three", (await reader.ReadLineAsync(default))!.Value.Text);
+        Assert.Null(await reader.ReadLineAsync(default));
+    }
+
+    [Fact]
+    public async Task ReadLineAsync_TooLongLine_IsSkippedAndReported()
+    {
+        var reader = Reader(new string('x', 200_000) + "\nnext\n", maxLineBytes: 1000);
+
+        var first = (await reader.ReadLineAsync(default))!.Value;
+        var second = (await reader.ReadLineAsync(default))!.Value;
+
+        Assert.True(first.TooLong);
+        Assert.Equal("", first.Text);
+        Assert.Equal("next", second.Text);
+    }
+
+    [Fact]
+    public async Task ReadLineAsync_MultiByteText_IsDecoded()
+    {
+        var reader = Reader("héllo ✓\n");
+
+        Assert.Equal("héllo ✓", (await reader.ReadLineAsync(default))!.Value.Text);
+    }
+
+    private static BoundedLineReader Reader(string text, int maxLineBytes = 1 << 20) =>
+        new(new MemoryStream(Encoding.UTF8.GetBytes(text)), maxLineBytes);
+}
+
+public sealed class ExitCodesTests
+{
+    [Fact]
+    public void For_MapsEachOutcome()
+    {
+        Assert.Equal(0, ExitCodes.For(new SandboxResult()));
+        Assert.Equal(1, ExitCodes.For(new SandboxResult { Error = new PythonError("ValueError", "x", "ValueError: x", "") }));
+        Assert.Equal(124, ExitCodes.For(new SandboxResult { Error = new PythonError("TimeoutError", "t", "", ""), TimedOut = true }));
+        Assert.Equal(1, ExitCodes.For(new SandboxResult { Error = new PythonError("TimeoutError", "raised by user code", "", "") }));
+        Assert.Equal(137, ExitCodes.For(new SandboxResult { Error = new PythonError("MemoryError", "", "", "") }));
+    }
+}

@@ -1,0 +1,181 @@
+using BenchmarkDotNet.Attributes;
+
+namespace PyodideEmbedded.Benchmarks;
+
+internal static class Workloads
+{
+    public const string FourPlusFive = "4 + 5";
+    public const string TenThousandList = "list(range(10_000))";
+    public const string CpuBound = "sum(i*i for i in range(3_000_000))";
+
+    public static SandboxOptions Options { get; } = new() { Timeout = TimeSpan.FromMinutes(2) };
+}
+
+/// <summary>
+/// Create a sandbox and get the first <c>4 + 5</c> back, against spawning a Deno or Node runner and
+/// getting its first reply. Our row is a sandbox after the first in the process (V8 and the verified
+/// assets are already loaded); the first-in-process figure is measured by <c>--probe-cold</c>.
+/// </summary>
+[SlowJob]
+[MemoryDiagnoser]
+public class ColdStartBenchmark
+{
+    [Benchmark(Baseline = true)]
+    public async Task<SandboxResult> Embedded()
+    {
+        await using var sandbox = await PythonSandbox.CreateAsync(Workloads.Options);
+        return await sandbox.RunAsync(Workloads.FourPlusFive);
+    }
+
+    [Benchmark]
+    public string Deno() => SpawnAndRun(Peer.Deno);
+
+    [Benchmark]
+    public string Node() => SpawnAndRun(Peer.Node);
+
+    private static string SpawnAndRun(Peer peer)
+    {
+        using var process = PeerProcess.Start(peer);
+        return process.Run(Workloads.FourPlusFive);
+    }
+}
+
+/// <summary>
+/// One warm call, boot excluded: host → sandbox → Python → result back, for a tiny value and for a
+/// 10,000-element list. The peers' rows include their pipe round trip, which is their real cost.
+/// </summary>
+[FastJob]
+[MemoryDiagnoser]
+public class RoundTripBenchmark
+{
+    private PythonSandbox _sandbox = null!;
+    private PeerProcess _peer = null!;
+
+    [Params(Workloads.FourPlusFive, Workloads.TenThousandList)]
+    public string Code { get; set; } = "";
+
+    [GlobalSetup(Target = nameof(Embedded))]
+    public void SetupEmbedded() => _sandbox = PythonSandbox.CreateAsync(Workloads.Options).GetAwaiter().GetResult();
+
+    [GlobalSetup(Target = nameof(Deno))]
+    public void SetupDeno() => _peer = PeerProcess.Start(Peer.Deno);
+
+    [GlobalSetup(Target = nameof(Node))]
+    public void SetupNode() => _peer = PeerProcess.Start(Peer.Node);
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _sandbox?.Dispose();
+        _peer?.Dispose();
+    }
+
+    [Benchmark(Baseline = true)]
+    public Task<SandboxResult> Embedded() => _sandbox.RunAsync(Code);
+
+    [Benchmark]
+    public string Deno() => _peer.Run(Code);
+
+    [Benchmark]
+    public string Node() => _peer.Run(Code);
+}
+
+/// <summary>CPU-bound Python, <c>sum(i*i for i in range(3_000_000))</c>, with native CPython as the reference.</summary>
+[SlowJob]
+public class CpuBoundBenchmark
+{
+    private PythonSandbox _sandbox = null!;
+    private PeerProcess _peer = null!;
+
+    [GlobalSetup(Target = nameof(Embedded))]
+    public void SetupEmbedded() => _sandbox = PythonSandbox.CreateAsync(Workloads.Options).GetAwaiter().GetResult();
+
+    [GlobalSetup(Target = nameof(Deno))]
+    public void SetupDeno() => _peer = PeerProcess.Start(Peer.Deno);
+
+    [GlobalSetup(Target = nameof(Node))]
+    public void SetupNode() => _peer = PeerProcess.Start(Peer.Node);
+
+    [GlobalSetup(Target = nameof(NativePython))]
+    public void SetupNative() => _peer = PeerProcess.Start(Peer.NativePython);
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _sandbox?.Dispose();
+        _peer?.Dispose();
+    }
+
+    [Benchmark(Baseline = true)]
+    public Task<SandboxResult> Embedded() => _sandbox.RunAsync(Workloads.CpuBound);
+
+    [Benchmark]
+    public string Deno() => _peer.Run(Workloads.CpuBound);
+
+    [Benchmark]
+    public string Node() => _peer.Run(Workloads.CpuBound);
+
+    [Benchmark]
+    public string NativePython() => _peer.Run(Workloads.CpuBound);
+}
+
+/// <summary>
+/// Time-limit precision: how long a run with a 100 ms limit takes to come back with its TimeoutError.
+/// The overshoot is Mean − 100 ms. A Python loop is stopped by the soft interrupt (state kept); C-level
+/// work that never checks signals by the hard one after the 30 ms grace (sandbox lost), so each
+/// iteration gets a fresh sandbox. The peers have no equivalent: their time-outs never fire.
+/// </summary>
+[SlowJob]
+public class TimeLimitBenchmark
+{
+    private static readonly SandboxOptions Options = new() { Timeout = TimeSpan.FromMilliseconds(100) };
+    private PythonSandbox _sandbox = null!;
+
+    [IterationSetup]
+    public void Setup() => _sandbox = PythonSandbox.CreateAsync(Options).GetAwaiter().GetResult();
+
+    [IterationCleanup]
+    public void Cleanup() => _sandbox.Dispose();
+
+    [Benchmark]
+    public Task<SandboxResult> PythonLoop() => Expect(_sandbox.RunAsync("while True: pass"));
+
+    [Benchmark]
+    public Task<SandboxResult> CLevelWork() => Expect(_sandbox.RunAsync("sum(range(10**12))"));
+
+    private static async Task<SandboxResult> Expect(Task<SandboxResult> run)
+    {
+        var result = await run;
+        return result.TimedOut ? result : throw new InvalidOperationException("The run did not time out.");
+    }
+}
+
+/// <summary>
+/// Throughput: N sandboxes on N threads each run <c>sum(i*i for i in range(1_000_000))</c> at once.
+/// Runs per second = N / Mean; perfect scaling keeps Mean flat as N grows (up to the core count).
+/// </summary>
+[SlowJob]
+public class ThroughputBenchmark
+{
+    private PythonSandbox[] _sandboxes = [];
+
+    [Params(1, 2, 4)]
+    public int Sandboxes { get; set; }
+
+    [GlobalSetup]
+    public void Setup() =>
+        _sandboxes = Task.WhenAll(Enumerable.Range(0, Sandboxes).Select(_ => PythonSandbox.CreateAsync(Workloads.Options))).GetAwaiter().GetResult();
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        foreach (var sandbox in _sandboxes)
+        {
+            sandbox.Dispose();
+        }
+    }
+
+    [Benchmark]
+    public Task<SandboxResult[]> ParallelRuns() =>
+        Task.WhenAll(_sandboxes.Select(s => s.RunAsync("sum(i*i for i in range(1_000_000))")));
+}

@@ -1,0 +1,30 @@
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Engines;
+using BenchmarkDotNet.Jobs;
+
+namespace PyodideEmbedded.Benchmarks;
+
+/// <summary>Quick mode (<c>--quick</c>) sets this variable so the benchmark processes BenchmarkDotNet starts see it too.</summary>
+internal static class BenchMode
+{
+    public const string QuickVariable = "PYODIDE_EMBEDDED_BENCH_QUICK";
+
+    public static bool Quick => Environment.GetEnvironmentVariable(QuickVariable) == "1";
+}
+
+/// <summary>For operations that take 100 ms or more: each iteration is one call, measured as it is.</summary>
+[AttributeUsage(AttributeTargets.Class)]
+public sealed class SlowJobAttribute() : JobConfigBaseAttribute(
+    Job.Default
+        .WithStrategy(RunStrategy.Monitoring)
+        .WithLaunchCount(1)
+        .WithWarmupCount(1)
+        .WithIterationCount(BenchMode.Quick ? 3 : 10)
+        .WithInvocationCount(1)
+        .WithUnrollFactor(1));
+
+/// <summary>For microsecond operations: BenchmarkDotNet's usual pilot and many iterations.</summary>
+[AttributeUsage(AttributeTargets.Class)]
+public sealed class FastJobAttribute() : JobConfigBaseAttribute(
+    BenchMode.Quick ? Job.ShortRun : Job.Default.WithLaunchCount(1).WithMinIterationCount(15).WithMaxIterationCount(40));

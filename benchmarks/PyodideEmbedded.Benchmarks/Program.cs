@@ -1,0 +1,30 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Running;
+using PyodideEmbedded.Benchmarks;
+
+// Usage:
+//   dotnet run -c Release --project benchmarks/PyodideEmbedded.Benchmarks -- --filter '*'           full run
+//   dotnet run -c Release --project benchmarks/PyodideEmbedded.Benchmarks -- --quick --filter '*'   short run
+//   ... -- --memory        RSS per sandbox and per peer process (not a BenchmarkDotNet run)
+//   ... -- --probe-cold    the first sandbox in a fresh process (not a steady state, so not BenchmarkDotNet)
+if (args.Contains("--memory"))
+{
+    await MemoryProbe.RunAsync(Console.Out);
+    return 0;
+}
+
+if (args.Contains("--probe-cold"))
+{
+    await ColdProbe.RunAsync(Console.Out);
+    return 0;
+}
+
+if (args.Contains("--quick"))
+{
+    Environment.SetEnvironmentVariable(BenchMode.QuickVariable, "1");
+    args = args.Where(a => a != "--quick").ToArray();
+}
+
+var config = DefaultConfig.Instance.AddColumn(new P99Column());
+BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
+return 0;

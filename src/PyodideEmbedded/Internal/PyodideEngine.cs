@@ -1,4 +1,4 @@
-using System.Reflection;
+using System.Diagnostics;
 using System.Security.Cryptography;
 using Microsoft.ClearScript;
 using Microsoft.ClearScript.JavaScript;
@@ -24,6 +24,9 @@ internal sealed class PyodideEngine : IDisposable
 
     private static readonly string s_bootstrapSource = ReadResource("Bootstrap.js");
     private static readonly string s_runnerSource = ReadResource("Runner.py");
+
+    private static readonly TimeSpan MinimumIsolateAge = TimeSpan.FromSeconds(10);
+    private readonly long _createdAt = Stopwatch.GetTimestamp();
 
     private readonly V8ScriptEngine _engine;
     private ScriptObject? _run;
@@ -123,6 +126,11 @@ internal sealed class PyodideEngine : IDisposable
         // the JS side holds it (Pyodide does). Writing to it from a host thread is how a browser's main
         // thread interrupts a Pyodide worker; here the host plays the main thread.
         _interruptFlag = _interruptBuffer.InvokeWithDirectAccess(static pointer => pointer);
+
+        // One run inside the boot: it warms up the runner, and it lets ClearScript finish the
+        // callbacks of the boot promise. Disposing an engine straight after boot without it crashed
+        // the process in ClearScript's host-object cache ("Handle is not initialized").
+        _run.InvokeAsFunction("None");
     }
 
     /// <summary>
@@ -193,7 +201,26 @@ internal sealed class PyodideEngine : IDisposable
         }
 
         _interruptFlag = IntPtr.Zero;
-        _engine.Dispose();
+        // Release our handles into the isolate before the isolate itself, not later from a finalizer.
+        foreach (var handle in new IDisposable?[] { _run as IDisposable, _poll as IDisposable, _abandon as IDisposable, _interruptBuffer as IDisposable })
+        {
+            handle?.Dispose();
+        }
+
+        // An isolate disposed within seconds of booting Pyodide can crash the process later, in
+        // ClearScript 7.5.1.1's host-object cache ("Handle is not initialized"), presumably when
+        // V8's background work for the 9 MB wasm module (started at boot) reports back. Such young
+        // isolates are disposed once they reach MinimumIsolateAge instead.
+        var age = Stopwatch.GetElapsedTime(_createdAt);
+        if (age >= MinimumIsolateAge)
+        {
+            _engine.Dispose();
+        }
+        else
+        {
+            var engine = _engine;
+            _ = Task.Delay(MinimumIsolateAge - age).ContinueWith(_ => engine.Dispose(), TaskScheduler.Default);
+        }
     }
 
     private static string ReadResource(string name)

@@ -98,11 +98,12 @@ internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox
         {
             result = await sandbox.RunAsync(code, cancellationToken).ConfigureAwait(false);
         }
-        catch (SandboxFaultedException e)
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            // Not expected (faulted sandboxes are replaced above), but never leave a request unanswered.
-            sandbox.Dispose();
-            return (w => { w.WriteString("error", "SandboxError: " + e.Message); w.WriteBoolean("state_lost", true); }, null);
+            // Never leave a request unanswered, whatever went wrong: discard the sandbox and say so.
+            await diagnostics.WriteLineAsync($"pyodide-sandbox: run failed ({e.GetType().Name}); the sandbox was discarded").ConfigureAwait(false);
+            await sandbox.DisposeAsync().ConfigureAwait(false);
+            return (w => { w.WriteString("error", "SandboxError: the run failed and the sandbox was discarded"); w.WriteBoolean("state_lost", true); }, null);
         }
 
         if (result.SandboxLost)

@@ -163,14 +163,27 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
     {
         if (envelope is not null)
         {
-            var result = ResultEnvelope.Parse(envelope) with { Elapsed = elapsed };
-            // KeyboardInterrupt from our own soft interrupt is the time limit, not the user's exception.
-            if (control.Reason == StopReason.Timeout && result.Error?.TypeName == "KeyboardInterrupt")
+            // The envelope is built inside the sandbox, where hostile code can rewrite anything
+            // (JSON.stringify, the runner's own globals): parse it defensively and apply the caps here.
+            if (ResultEnvelope.TryParse(envelope, _options.MaxOutputBytes, out var parsed))
             {
-                result = result with { Error = TimeoutError(result.Error.Traceback), TimedOut = true };
+                var result = parsed with { Elapsed = elapsed, SandboxLost = IsFaulted };
+                // KeyboardInterrupt from our own soft interrupt is the time limit, not the user's exception.
+                if (control.Reason == StopReason.Timeout && result.Error?.TypeName == "KeyboardInterrupt")
+                {
+                    result = result with { Error = TimeoutError(result.Error.Traceback), TimedOut = true };
+                }
+
+                return result;
             }
 
-            return result;
+            Fault("the sandbox returned a malformed result");
+            return new SandboxResult
+            {
+                Error = PythonError.FromLimit("SandboxError", "the sandbox returned a malformed result and was discarded"),
+                SandboxLost = true,
+                Elapsed = elapsed,
+            };
         }
 
         if (control.Terminated || (failure is null && control.Reason != StopReason.None))
@@ -180,12 +193,14 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
             return new SandboxResult { Error = TimeoutError(null), TimedOut = control.Reason == StopReason.Timeout, SandboxLost = IsFaulted, Elapsed = elapsed };
         }
 
-        // The engine itself failed (for example the JavaScript heap limit): nothing in it can be trusted.
-        var message = failure is ScriptEngineException { IsFatal: true } || IsHeapFailure(failure)
+        // The engine itself failed (the JavaScript heap limit, or script that broke the runtime):
+        // nothing in it can be trusted.
+        var heap = failure is ScriptEngineException { IsFatal: true } || IsHeapFailure(failure);
+        var message = heap
             ? $"the sandbox passed its JavaScript heap limit of {_options.JsHeapLimitBytes} bytes"
             : "the sandbox's engine failed: " + ErrorText.Shorten(failure?.Message ?? "unknown error");
         Fault(message);
-        return new SandboxResult { Error = PythonError.FromLimit("MemoryError", message), SandboxLost = true, Elapsed = elapsed };
+        return new SandboxResult { Error = PythonError.FromLimit(heap ? "MemoryError" : "SandboxError", message), SandboxLost = true, Elapsed = elapsed };
     }
 
     private PythonError TimeoutError(string? traceback)

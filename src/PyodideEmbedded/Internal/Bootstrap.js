@@ -7,6 +7,17 @@
   'use strict';
   const g = globalThis;
   const assetPrefix = '/pyodide/';
+  // Untrusted code may later replace any global or prototype method; what runs after it uses the
+  // originals captured here. (The host re-checks the result anyway: see ResultEnvelope.)
+  const { stringify } = JSON;
+  const { min, max } = Math;
+  const ArrayBufferOf = ArrayBuffer;
+  const Uint8ArrayOf = Uint8Array;
+  const isView = ArrayBuffer.isView;
+  // A bridge refusing bad arguments must not tell script about .NET types: say only what failed.
+  function callBridge(what, call) {
+    try { return call(); } catch { throw new Error(what + ' failed'); }
+  }
 
   // --- What a bare V8 lacks and Pyodide needs -------------------------------------------------
   // console: Pyodide logs warnings; keep them (bounded) for boot diagnostics, never print them.
@@ -118,9 +129,10 @@
   g.TextDecoder = TextDecoder;
 
   function fillRandom(view) {
-    const random = new ArrayBuffer(view.byteLength);
-    entropy.Fill(random);
-    new Uint8Array(view.buffer, view.byteOffset, view.byteLength).set(new Uint8Array(random));
+    if (!isView(view) || view.byteLength > 65536) throw new TypeError('getRandomValues expects an integer typed array of at most 65536 bytes');
+    const random = new ArrayBufferOf(view.byteLength);
+    callBridge('getRandomValues', () => entropy.Fill(random));
+    new Uint8ArrayOf(view.buffer, view.byteOffset, view.byteLength).set(new Uint8ArrayOf(random));
     return view;
   }
   g.crypto = { getRandomValues: fillRandom };
@@ -132,7 +144,7 @@
       const m = command === 'sh' && Array.isArray(args) && args.length === 2 && args[0] === '-c'
         && /^head -c(\d{1,5}) \/dev\/urandom \| base64 --wrap=0$/.exec(String(args[1]));
       if (!m || Number(m[1]) > 65536) throw new Error('os.system is not available in this sandbox');
-      return entropy.Base64(Number(m[1]));
+      return callBridge('os.system', () => entropy.Base64(Number(m[1])));
     },
   };
 
@@ -142,21 +154,21 @@
   let nextTimerId = 1;
   g.setTimeout = (callback, delay = 0, ...args) => {
     const id = nextTimerId++;
-    timers.set(id, { due: performance.now() + Math.max(0, Number(delay) || 0), callback, args });
+    timers.set(id, { due: now() + max(0, Number(delay) || 0), callback, args });
     return id;
   };
   g.clearTimeout = (id) => { timers.delete(id); };
   // Runs the timers that are due; returns ms until the next one, or -1 when none is left.
   function runDueTimers() {
-    const now = performance.now();
+    const time = now();
     for (const [id, timer] of [...timers]) {
-      if (timer.due <= now && timers.delete(id)) {
+      if (timer.due <= time && timers.delete(id)) {
         try { timer.callback(...timer.args); } catch (e) { log('timer callback failed: ' + e); }
       }
     }
     let next = Infinity;
-    for (const timer of timers.values()) next = Math.min(next, timer.due);
-    return next === Infinity ? -1 : Math.max(0, next - performance.now());
+    for (const timer of timers.values()) next = min(next, timer.due);
+    return next === Infinity ? -1 : max(0, next - now());
   }
 
   // --- Locked loader: only the verified assets, by plain name under /pyodide/ ------------------
@@ -172,8 +184,8 @@
   function readbuffer(path) {
     if (assets === null) throw new Error('Access denied: the sandbox can read only its own Pyodide assets');
     const name = assetName(path);
-    const buffer = new ArrayBuffer(assets.Size(name));
-    assets.CopyTo(name, buffer);
+    const buffer = new ArrayBufferOf(callBridge('readbuffer', () => assets.Size(name)));
+    callBridge('readbuffer', () => assets.CopyTo(name, buffer));
     return buffer;
   }
   function read(path, mode) {
@@ -191,7 +203,7 @@
       chunks: [], bytes: 0, truncated: false,
       write(buffer) {
         const room = config.maxOutputBytes - sink.bytes;
-        const take = Math.min(room, buffer.length);
+        const take = min(room, buffer.length);
         if (take > 0) { sink.chunks.push(buffer.slice(0, take)); sink.bytes += take; }
         if (take < buffer.length) sink.truncated = true;
         return buffer.length; // Python must believe every byte was written
@@ -243,8 +255,8 @@
 
     function envelope(result) {
       return '{"result":' + result
-        + ',"stdout":' + JSON.stringify(stdout.text()) + ',"stdoutTruncated":' + stdout.truncated
-        + ',"stderr":' + JSON.stringify(stderr.text()) + ',"stderrTruncated":' + stderr.truncated + '}';
+        + ',"stdout":' + stringify(stdout.text()) + ',"stdoutTruncated":' + stdout.truncated
+        + ',"stderr":' + stringify(stderr.text()) + ',"stderrTruncated":' + stderr.truncated + '}';
     }
 
     // Returns the result envelope, or null when the code awaits: the host then calls poll().
@@ -258,7 +270,7 @@
       const current = pending;
       Promise.resolve(pyRunAsync()).then(
         (result) => { current.done = envelope(result); },
-        (e) => { current.done = envelope('{"value":null,"repr":false,"truncated":false,"error":' + JSON.stringify({ type: 'RuntimeError', message: String(e), line: 'RuntimeError: ' + String(e), traceback: '' }) + '}'); });
+        (e) => { current.done = envelope('{"value":null,"repr":false,"truncated":false,"error":' + stringify({ type: 'RuntimeError', message: String(e), line: 'RuntimeError: ' + String(e), traceback: '' }) + '}'); });
       return null;
     }
     // Drives an awaiting run: returns its envelope when done, else ms until the next timer (-1: none).

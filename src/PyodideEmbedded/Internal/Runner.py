@@ -64,10 +64,16 @@ def _encode_value(value):
         text = repr(value)
     except BaseException as e:  # a hostile __repr__ must not break reporting
         text = f"<unrepresentable {type(value).__name__}: {type(e).__name__}>"
-    truncated = len(text) > _max_value_bytes
+    encoded = _dumps(text, ensure_ascii=True)
+    truncated = len(encoded) > _max_value_bytes
     if truncated:
-        text = text[:_max_value_bytes]
-    return _dumps(text, ensure_ascii=True), True, truncated
+        # The cap is on the JSON text; escapes make it longer than the string, so cut until it fits.
+        cut = _max_value_bytes - 2
+        encoded = _dumps(text[:cut], ensure_ascii=True)
+        while len(encoded) > _max_value_bytes:
+            cut -= (len(encoded) - _max_value_bytes + 5) // 6 + 1
+            encoded = _dumps(text[:max(cut, 0)], ensure_ascii=True)
+    return encoded, True, truncated
 
 
 _RUNNER_FILENAME = "<pyodide-embedded>"

@@ -190,16 +190,28 @@ internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox
     private static async Task WriteAsync(Stream output, Action<Utf8JsonWriter> writeProperties, CancellationToken cancellationToken)
     {
         using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer, s_writerOptions))
+        try
         {
-            writer.WriteStartObject();
-            writeProperties(writer);
-            writer.WriteEndObject();
+            Serialize(buffer, writeProperties);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        {
+            // A reply that cannot be serialised still gets a line: one request, one reply.
+            buffer.SetLength(0);
+            Serialize(buffer, w => w.WriteString("error", "SandboxError: the result could not be encoded as JSON"));
         }
 
         buffer.WriteByte((byte)'\n');
         await output.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), cancellationToken).ConfigureAwait(false);
         await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static void Serialize(MemoryStream buffer, Action<Utf8JsonWriter> writeProperties)
+    {
+        using var writer = new Utf8JsonWriter(buffer, s_writerOptions);
+        writer.WriteStartObject();
+        writeProperties(writer);
+        writer.WriteEndObject();
     }
 
     // Utf8JsonWriter rejects lone surrogates; Python strings may carry them.

@@ -50,6 +50,12 @@ internal static class ResultEnvelope
             StderrTruncated = root.GetProperty("stderrTruncated").GetBoolean() || stderrCut,
             Error = error.ValueKind == JsonValueKind.Null ? null : ReadError(error),
         };
+        if (parsed.Value is { } unreadable && !IsWritable(unreadable))
+        {
+            // A forged value with lone surrogate escapes: no JSON writer would accept it.
+            parsed = parsed with { Value = CappedJsonString(ErrorText.ReplaceLoneSurrogateEscapes(JsonSerializer.Serialize(unreadable.GetRawText())), maxOutputBytes), ValueIsRepr = true };
+        }
+
         if (parsed.Value is { } json && Encoding.UTF8.GetByteCount(json.GetRawText()) > maxOutputBytes)
         {
             // Only a forged envelope gets here (the runner caps the value itself): keep the start of
@@ -77,6 +83,20 @@ internal static class ResultEnvelope
         catch (InvalidOperationException) when (property.ValueKind == JsonValueKind.String)
         {
             return ErrorText.ReplaceLoneSurrogateEscapes(property.GetRawText());
+        }
+    }
+
+    private static bool IsWritable(JsonElement value)
+    {
+        try
+        {
+            using var writer = new Utf8JsonWriter(Stream.Null);
+            value.WriteTo(writer);
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
         }
     }
 

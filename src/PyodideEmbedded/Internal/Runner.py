@@ -5,6 +5,7 @@
 import ast
 import builtins
 import json
+import re
 import sys
 import traceback
 
@@ -12,6 +13,7 @@ _dumps = json.dumps
 _CO_COROUTINE = 0x80
 _FILENAME = "<exec>"
 _MAX_DEPTH = 100
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 _user_globals = {"__name__": "__main__", "__builtins__": builtins}
 _runner_globals = globals()
@@ -32,7 +34,12 @@ def _check_json(value, depth=0):
     if depth > _MAX_DEPTH:
         raise _NotJson()
     kind = type(value)
-    if value is None or kind is bool or kind is int or kind is str:
+    if kind is str:
+        # A Python str can hold lone surrogates, which JSON readers refuse; report those as repr.
+        if not value.isascii() and _SURROGATE.search(value):
+            raise _NotJson()
+        return
+    if value is None or kind is bool or kind is int:
         return
     if kind is float:
         if value != value or value in (float("inf"), float("-inf")):
@@ -46,6 +53,7 @@ def _check_json(value, depth=0):
         for key, item in value.items():
             if type(key) is not str:
                 raise _NotJson()
+            _check_json(key, depth + 1)
             _check_json(item, depth + 1)
         return
     raise _NotJson()

@@ -13,6 +13,7 @@ _dumps = json.dumps
 _CO_COROUTINE = 0x80
 _FILENAME = "<exec>"
 _MAX_DEPTH = 100
+_INF = float("inf")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 _user_globals = {"__name__": "__main__", "__builtins__": builtins}
@@ -29,32 +30,38 @@ class _NotJson(Exception):
     pass
 
 
+_SCALARS = frozenset((int, bool, type(None)))
+
+
 def _check_json(value, depth=0):
     """Accepts exactly what JSON holds without loss; anything else is reported as its repr."""
     if depth > _MAX_DEPTH:
         raise _NotJson()
     kind = type(value)
+    if kind in _SCALARS:
+        return
     if kind is str:
         # A Python str can hold lone surrogates, which JSON readers refuse; report those as repr.
         if not value.isascii() and _SURROGATE.search(value):
             raise _NotJson()
         return
-    if value is None or kind is bool or kind is int:
-        return
     if kind is float:
-        if value != value or value in (float("inf"), float("-inf")):
+        if value != value or value in (_INF, -_INF):
             raise _NotJson()
         return
     if kind is list or kind is tuple:
+        # Scalars are checked inline: a call per element would dominate large lists.
         for item in value:
-            _check_json(item, depth + 1)
+            if type(item) not in _SCALARS:
+                _check_json(item, depth + 1)
         return
     if kind is dict:
         for key, item in value.items():
             if type(key) is not str:
                 raise _NotJson()
             _check_json(key, depth + 1)
-            _check_json(item, depth + 1)
+            if type(item) not in _SCALARS:
+                _check_json(item, depth + 1)
         return
     raise _NotJson()
 

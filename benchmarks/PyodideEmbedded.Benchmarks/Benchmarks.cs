@@ -12,6 +12,36 @@ internal static class Workloads
 }
 
 /// <summary>
+/// Warm targets for the same workload: our sandbox, or one peer process, started once per benchmark
+/// (each benchmark method is set up only with what it uses, so a missing peer fails only its rows).
+/// </summary>
+public abstract class SideBySide
+{
+    protected PythonSandbox Sandbox { get; private set; } = null!;
+
+    protected PeerProcess Peer { get; private set; } = null!;
+
+    [GlobalSetup(Targets = ["Embedded"])]
+    public void SetupEmbedded() => Sandbox = PythonSandbox.CreateAsync(Workloads.Options).GetAwaiter().GetResult();
+
+    [GlobalSetup(Targets = ["Deno"])]
+    public void SetupDeno() => Peer = PeerProcess.Start(Benchmarks.Peer.Deno);
+
+    [GlobalSetup(Targets = ["Node"])]
+    public void SetupNode() => Peer = PeerProcess.Start(Benchmarks.Peer.Node);
+
+    [GlobalSetup(Targets = ["NativePython"])]
+    public void SetupNative() => Peer = PeerProcess.Start(Benchmarks.Peer.NativePython);
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        Sandbox?.Dispose();
+        Peer?.Dispose();
+    }
+}
+
+/// <summary>
 /// Create a sandbox and get the first <c>4 + 5</c> back, against spawning a Deno or Node runner and
 /// getting its first reply. Our row is a sandbox after the first in the process (V8 and the verified
 /// assets are already loaded); the first-in-process figure is measured by <c>--probe-cold</c>.
@@ -46,77 +76,36 @@ public class ColdStartBenchmark
 /// </summary>
 [FastJob]
 [MemoryDiagnoser]
-public class RoundTripBenchmark
+public class RoundTripBenchmark : SideBySide
 {
-    private PythonSandbox _sandbox = null!;
-    private PeerProcess _peer = null!;
-
     [Params(Workloads.FourPlusFive, Workloads.TenThousandList)]
     public string Code { get; set; } = "";
 
-    [GlobalSetup(Target = nameof(Embedded))]
-    public void SetupEmbedded() => _sandbox = PythonSandbox.CreateAsync(Workloads.Options).GetAwaiter().GetResult();
-
-    [GlobalSetup(Target = nameof(Deno))]
-    public void SetupDeno() => _peer = PeerProcess.Start(Peer.Deno);
-
-    [GlobalSetup(Target = nameof(Node))]
-    public void SetupNode() => _peer = PeerProcess.Start(Peer.Node);
-
-    [GlobalCleanup]
-    public void Cleanup()
-    {
-        _sandbox?.Dispose();
-        _peer?.Dispose();
-    }
-
     [Benchmark(Baseline = true)]
-    public Task<SandboxResult> Embedded() => _sandbox.RunAsync(Code);
+    public Task<SandboxResult> Embedded() => Sandbox.RunAsync(Code);
 
     [Benchmark]
-    public string Deno() => _peer.Run(Code);
+    public string Deno() => Peer.Run(Code);
 
     [Benchmark]
-    public string Node() => _peer.Run(Code);
+    public string Node() => Peer.Run(Code);
 }
 
 /// <summary>CPU-bound Python, <c>sum(i*i for i in range(3_000_000))</c>, with native CPython as the reference.</summary>
 [SlowJob]
-public class CpuBoundBenchmark
+public class CpuBoundBenchmark : SideBySide
 {
-    private PythonSandbox _sandbox = null!;
-    private PeerProcess _peer = null!;
-
-    [GlobalSetup(Target = nameof(Embedded))]
-    public void SetupEmbedded() => _sandbox = PythonSandbox.CreateAsync(Workloads.Options).GetAwaiter().GetResult();
-
-    [GlobalSetup(Target = nameof(Deno))]
-    public void SetupDeno() => _peer = PeerProcess.Start(Peer.Deno);
-
-    [GlobalSetup(Target = nameof(Node))]
-    public void SetupNode() => _peer = PeerProcess.Start(Peer.Node);
-
-    [GlobalSetup(Target = nameof(NativePython))]
-    public void SetupNative() => _peer = PeerProcess.Start(Peer.NativePython);
-
-    [GlobalCleanup]
-    public void Cleanup()
-    {
-        _sandbox?.Dispose();
-        _peer?.Dispose();
-    }
-
     [Benchmark(Baseline = true)]
-    public Task<SandboxResult> Embedded() => _sandbox.RunAsync(Workloads.CpuBound);
+    public Task<SandboxResult> Embedded() => Sandbox.RunAsync(Workloads.CpuBound);
 
     [Benchmark]
-    public string Deno() => _peer.Run(Workloads.CpuBound);
+    public string Deno() => Peer.Run(Workloads.CpuBound);
 
     [Benchmark]
-    public string Node() => _peer.Run(Workloads.CpuBound);
+    public string Node() => Peer.Run(Workloads.CpuBound);
 
     [Benchmark]
-    public string NativePython() => _peer.Run(Workloads.CpuBound);
+    public string NativePython() => Peer.Run(Workloads.CpuBound);
 }
 
 /// <summary>

@@ -14,13 +14,13 @@ public enum Peer
 }
 
 /// <summary>One running peer process; requests and replies are one JSON line each.</summary>
-internal sealed class PeerProcess : IDisposable
+public sealed class PeerProcess : IDisposable
 {
     private readonly Process _process;
 
     private PeerProcess(Process process) => _process = process;
 
-    public static string PeersFolder { get; } = FindPeersFolder();
+    internal static string PeersFolder { get; } = FindPeersFolder();
 
     /// <summary>Starts the peer, or throws with a message saying how to install it.</summary>
     public static PeerProcess Start(Peer peer)

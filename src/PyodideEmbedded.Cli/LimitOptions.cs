@@ -19,6 +19,12 @@ internal sealed class LimitOptions
         DefaultValueFactory = _ => (int)(s_defaults.MemoryLimitBytes / (1024 * 1024)),
     };
 
+    private readonly Option<int> _jsHeapMb = new("--js-heap-mb")
+    {
+        Description = "JavaScript heap limit of the sandbox's V8 isolate, in MiB.",
+        DefaultValueFactory = _ => (int)(s_defaults.JsHeapLimitBytes / (1024 * 1024)),
+    };
+
     private readonly Option<int> _maxOutputBytes = new("--max-output-bytes")
     {
         Description = "Cap on each of stdout, stderr and the value, in bytes.",
@@ -45,6 +51,7 @@ internal sealed class LimitOptions
     {
         command.Options.Add(_timeoutMs);
         command.Options.Add(_memoryMb);
+        command.Options.Add(_jsHeapMb);
         command.Options.Add(_maxOutputBytes);
         command.Options.Add(_maxCodeBytes);
         command.Options.Add(_assets);
@@ -56,6 +63,7 @@ internal sealed class LimitOptions
     {
         Timeout = TimeSpan.FromMilliseconds(parse.GetValue(_timeoutMs)),
         MemoryLimitBytes = parse.GetValue(_memoryMb) * 1024L * 1024,
+        JsHeapLimitBytes = parse.GetValue(_jsHeapMb) * 1024L * 1024,
         MaxOutputBytes = parse.GetValue(_maxOutputBytes),
         MaxCodeBytes = parse.GetValue(_maxCodeBytes),
         AssetsPath = parse.GetValue(_assets),

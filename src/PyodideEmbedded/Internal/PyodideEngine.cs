@@ -13,7 +13,7 @@ namespace PyodideEmbedded.Internal;
 internal sealed class PyodideEngine : IDisposable
 {
     private const string AssetPrefix = "/pyodide/";
-    private static readonly TimeSpan BootTimeout = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan BootTimeout = TimeSpan.FromSeconds(60);
 
     // Explicit, minimal engine features: no debugging, host exceptions never shown to script.
     private const V8ScriptEngineFlags EngineFlags =

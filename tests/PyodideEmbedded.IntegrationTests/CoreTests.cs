@@ -140,6 +140,15 @@ public sealed class CoreTests(SharedSandbox shared)
     }
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task RunAsync_TimeSleep_SleepsForTheRequestedTime()
+    {
+        var result = await Sandbox.RunAsync("import time\nstart = time.monotonic()\ntime.sleep(0.2)\ntime.monotonic() - start");
+
+        Assert.InRange(result.Value!.Value.GetDouble(), 0.195, 2.0);
+        Assert.Equal("ValueError", (await Sandbox.RunAsync("import time\ntime.sleep(-1)")).Error!.TypeName);
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
     public async Task RunAsync_StandardLibrary_IsAvailable()
     {
         var result = await Sandbox.RunAsync("import json, re, collections, decimal, fractions, datetime\nstr(decimal.Decimal(1) / 7)[:5]");

@@ -233,6 +233,31 @@ class _InteropBlocker:
         return None
 
 
+def _install_interruptible_sleep():
+    """Makes time.sleep stoppable by the time limit's soft interrupt.
+
+    Pyodide's time.sleep blocks inside one native wait that never checks the interrupt buffer, so
+    the limit could only terminate it and the sandbox was lost. Sleeping in short slices from Python
+    lets the eval loop see the interrupt between slices and raise KeyboardInterrupt.
+    """
+    import time
+
+    native_sleep, monotonic = time.sleep, time.monotonic
+
+    def sleep(seconds, /):
+        if seconds != seconds or seconds < 0:
+            raise ValueError("sleep length must be non-negative")
+        deadline = monotonic() + seconds
+        while (remaining := deadline - monotonic()) > 0:
+            native_sleep(min(remaining, 0.005))
+
+    sleep.__doc__ = native_sleep.__doc__
+    time.sleep = sleep
+
+
+_install_interruptible_sleep()
+
+
 def lock_down(allow_js_interop):
     """Without interop, user code cannot import the JS bridge modules.
 

@@ -88,6 +88,8 @@ internal sealed class CliProcess : IAsyncDisposable
 
     public void CloseInput() => _process.StandardInput.Close();
 
+    public bool HasExited => _process.HasExited;
+
     public Task<string> ReadRestAsync() => _process.StandardOutput.ReadToEndAsync();
 
     public async Task<int> WaitForExitAsync()

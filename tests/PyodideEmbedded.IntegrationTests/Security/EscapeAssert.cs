@@ -164,60 +164,22 @@ public sealed class SecurityDefaultSandboxDefinition : ICollectionFixture<Defaul
     public const string Name = "Security: shared default sandbox";
 }
 
-/// <summary>A <c>pyodide-sandbox serve</c> child process, spoken to in JSON lines.</summary>
+/// <summary>A <c>pyodide-sandbox serve</c> child process (<see cref="CliProcess"/>) with checks for attacks on the protocol.</summary>
 internal sealed class CliServer : IAsyncDisposable
 {
     private static readonly TimeSpan ReplyTimeout = TimeSpan.FromSeconds(60);
-    private readonly Process _process;
-    private readonly StringBuilder _stderr = new();
+    private readonly CliProcess _cli;
 
-    private CliServer(Process process) => _process = process;
+    private CliServer(CliProcess cli) => _cli = cli;
 
-    public string Stderr
-    {
-        get
-        {
-            lock (_stderr)
-            {
-                return _stderr.ToString();
-            }
-        }
-    }
+    public string Stderr => _cli.Stderr;
 
-    public bool HasExited => _process.HasExited;
+    public bool HasExited => _cli.HasExited;
 
     public static async Task<CliServer> StartAsync(params string[] extraArgs)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "pyodide-sandbox.dll");
-        Assert.True(File.Exists(dll), $"CLI not found at {dll}");
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            StandardInputEncoding = new UTF8Encoding(false),
-            StandardOutputEncoding = new UTF8Encoding(false),
-        };
-        info.ArgumentList.Add(dll);
-        info.ArgumentList.Add("serve");
-        info.ArgumentList.Add("--timeout-ms");
-        info.ArgumentList.Add("30000");
-        foreach (var arg in extraArgs)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        var process = Process.Start(info)!;
-        var server = new CliServer(process);
-        process.ErrorDataReceived += (_, e) =>
-        {
-            lock (server._stderr)
-            {
-                server._stderr.AppendLine(e.Data);
-            }
-        };
-        process.BeginErrorReadLine();
+        Assert.True(File.Exists(CliProcess.Dll), $"CLI not found at {CliProcess.Dll}");
+        var server = new CliServer(CliProcess.Start(["serve", "--timeout-ms", "30000", .. extraArgs]));
         // Warm up: the first reply proves the sandbox booted.
         var warm = await server.SendAsync("'ready'");
         Assert.Equal("ready", warm.GetProperty("output").GetString());
@@ -228,7 +190,7 @@ internal sealed class CliServer : IAsyncDisposable
     public async Task<JsonElement> SendAsync(string code)
     {
         var line = await SendRawAsync(code);
-        Assert.True(line is not null, $"CLI sent no reply (exited: {_process.HasExited}).\nPayload:\n{code}\nCLI stderr:\n{EscapeAssert.Trim(Stderr)}");
+        Assert.True(line is not null, $"CLI sent no reply (exited: {_cli.HasExited}).\nPayload:\n{code}\nCLI stderr:\n{EscapeAssert.Trim(Stderr)}");
         try
         {
             using var document = JsonDocument.Parse(line);
@@ -244,18 +206,16 @@ internal sealed class CliServer : IAsyncDisposable
 
     public async Task<string?> SendRawAsync(string code)
     {
-        var request = JsonSerializer.Serialize(new { code });
         try
         {
-            await _process.StandardInput.WriteLineAsync(request);
-            await _process.StandardInput.FlushAsync();
+            await _cli.SendLineAsync(JsonSerializer.Serialize(new { code }));
         }
         catch (IOException)
         {
             return null; // the server is gone
         }
 
-        return await _process.StandardOutput.ReadLineAsync().WaitAsync(ReplyTimeout);
+        return await _cli.ReadLineAsync().WaitAsync(ReplyTimeout);
     }
 
     /// <summary>Proves the stream is in step: a sentinel request gets exactly its own reply next.</summary>
@@ -271,22 +231,20 @@ internal sealed class CliServer : IAsyncDisposable
     {
         try
         {
-            if (!_process.HasExited)
+            if (!_cli.HasExited)
             {
-                await _process.StandardInput.WriteLineAsync("{\"shutdown\": true}");
-                await _process.StandardInput.FlushAsync();
-                _process.StandardInput.Close();
-                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-                await _process.WaitForExitAsync(cts.Token);
+                await _cli.SendLineAsync("{\"shutdown\": true}");
+                _cli.CloseInput();
+                await _cli.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(15));
             }
         }
-        catch (Exception e) when (e is IOException or OperationCanceledException)
+        catch (Exception e) when (e is IOException or TimeoutException)
         {
-            _process.Kill(entireProcessTree: true);
+            // DisposeAsync below kills whatever is left.
         }
         finally
         {
-            _process.Dispose();
+            await _cli.DisposeAsync();
         }
     }
 }

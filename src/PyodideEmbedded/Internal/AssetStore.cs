@@ -16,14 +16,11 @@ internal sealed class AssetStore
 
     private readonly Dictionary<string, byte[]> _files;
 
-    private AssetStore(string folder, string version, Dictionary<string, byte[]> files)
+    private AssetStore(string version, Dictionary<string, byte[]> files)
     {
-        Folder = folder;
         Version = version;
         _files = files;
     }
-
-    public string Folder { get; }
 
     /// <summary>The Pyodide version named in the manifest's first line.</summary>
     public string Version { get; }
@@ -72,7 +69,7 @@ internal sealed class AssetStore
             files.Add(entry.FileName, bytes);
         }
 
-        return new AssetStore(folder, manifest.Version, files);
+        return new AssetStore(manifest.Version, files);
     }
 
     // Refuses links (a symlink inside the folder could point anywhere on the host) and over-large files.

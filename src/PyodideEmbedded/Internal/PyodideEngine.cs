@@ -195,8 +195,6 @@ internal sealed class PyodideEngine : IDisposable
 
     public void CancelTerminate() => _engine.CancelInterrupt();
 
-    public long JsHeapUsedBytes => (long)_engine.GetRuntimeHeapInfo().UsedHeapSize;
-
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)

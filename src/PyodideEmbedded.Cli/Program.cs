@@ -5,24 +5,41 @@ using PyodideEmbedded.Cli;
 
 var limits = new LimitOptions();
 
-var serve = new Command("serve", "Serve JSON lines on stdin/stdout: {\"code\": \"4 + 5\"} -> {\"output\": 9}; {\"shutdown\": true} ends.");
+var spares = new Option<int>("--spares")
+{
+    Description = "Sandboxes kept started in reserve, so the request after a killed run gets a fresh one at once.",
+    DefaultValueFactory = _ => 1,
+};
+var serve = new Command("serve", "Serve JSON lines on stdin/stdout: {\"code\": \"4 + 5\"} -> {\"output\": 9}; {\"shutdown\": true} ends.") { spares };
 limits.AddTo(serve);
 serve.SetAction(async (parse, cancellationToken) =>
 {
     var options = limits.Read(parse);
-    var (sandbox, failure) = await StartAsync(options, cancellationToken);
-    if (sandbox is null)
+    var spareCount = parse.GetValue(spares);
+    if (spareCount is < 0 or > 16)
+    {
+        await Console.Error.WriteLineAsync("pyodide-sandbox: --spares must be between 0 and 16.");
+        return ExitCodes.Usage;
+    }
+
+    // The sandbox in use plus its spares; a dead sandbox is replaced by a spare, and the pool
+    // starts the next spare in the background.
+    var (pool, sandbox, failure) = await StartPoolAsync(options, spareCount, cancellationToken);
+    if (pool is null)
     {
         return failure;
     }
 
-    var server = new JsonLinesServer(ct => PythonSandbox.CreateAsync(options, ct), Console.Error);
-    await using var stdin = Console.OpenStandardInput();
-    await using var stdout = Console.OpenStandardOutput();
-    // A request line may hold code up to the limit, JSON-escaped (up to 6 bytes per byte) plus framing.
-    var maxLineBytes = (int)Math.Min(int.MaxValue - 64, (long)options.MaxCodeBytes * 6 + 4096);
-    await server.RunAsync(sandbox, stdin, stdout, maxLineBytes, cancellationToken);
-    return ExitCodes.Success;
+    await using (pool)
+    {
+        var server = new JsonLinesServer(pool.TakeAsync, Console.Error);
+        await using var stdin = Console.OpenStandardInput();
+        await using var stdout = Console.OpenStandardOutput();
+        // A request line may hold code up to the limit, JSON-escaped (up to 6 bytes per byte) plus framing.
+        var maxLineBytes = (int)Math.Min(int.MaxValue - 64, (long)options.MaxCodeBytes * 6 + 4096);
+        await server.RunAsync(sandbox, stdin, stdout, maxLineBytes, cancellationToken);
+        return ExitCodes.Success;
+    }
 });
 
 var codeArgument = new Argument<string>("code") { Description = "Python code, a path to a .py file, or - to read stdin." };
@@ -56,9 +73,33 @@ return await root.Parse(args).InvokeAsync();
 // Starts a sandbox, or says on stderr why not and picks the exit code.
 static async Task<(PythonSandbox? Sandbox, int ExitCode)> StartAsync(SandboxOptions options, CancellationToken cancellationToken)
 {
+    var (sandbox, exitCode) = await StartingAsync(() => PythonSandbox.CreateAsync(options, cancellationToken));
+    return (sandbox, exitCode);
+}
+
+// Starts a pool and takes its first sandbox, or says on stderr why not and picks the exit code.
+static async Task<(SandboxPool? Pool, PythonSandbox? Sandbox, int ExitCode)> StartPoolAsync(SandboxOptions options, int spares, CancellationToken cancellationToken)
+{
+    SandboxPool? pool = null;
+    var (sandbox, exitCode) = await StartingAsync(() =>
+    {
+        pool = new SandboxPool(new SandboxPoolOptions { Sandbox = options, MinReady = spares, MaxSandboxes = spares + 1 });
+        return pool.TakeAsync(cancellationToken);
+    });
+    if (sandbox is null && pool is not null)
+    {
+        await pool.DisposeAsync();
+        pool = null;
+    }
+
+    return (pool, sandbox, exitCode);
+}
+
+static async Task<(PythonSandbox? Sandbox, int ExitCode)> StartingAsync(Func<Task<PythonSandbox>> start)
+{
     try
     {
-        return (await PythonSandbox.CreateAsync(options, cancellationToken), ExitCodes.Success);
+        return (await start(), ExitCodes.Success);
     }
     catch (ArgumentException e)
     {

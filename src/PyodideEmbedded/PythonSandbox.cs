@@ -28,6 +28,9 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
     private string? _faultReason;
     private int _disposed;
 
+    /// <summary>Called once when the sandbox is disposed (a pool frees its slot).</summary>
+    internal Action? Released { get; set; }
+
     private PythonSandbox(SandboxOptions options, PyodideEngine engine)
     {
         _options = options;
@@ -256,5 +259,6 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         }
 
         _gate.Dispose();
+        Released?.Invoke();
     }
 }

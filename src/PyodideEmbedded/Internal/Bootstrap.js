@@ -14,6 +14,7 @@
   const ArrayBufferOf = ArrayBuffer;
   const Uint8ArrayOf = Uint8Array;
   const isView = ArrayBuffer.isView;
+  const typedArraySet = Object.getPrototypeOf(Int8Array.prototype).set;
   // A bridge refusing bad arguments must not tell script about .NET types: say only what failed.
   function callBridge(what, call) {
     try { return call(); } catch { throw new Error(what + ' failed'); }
@@ -222,17 +223,62 @@
   const stdout = makeSink();
   const stderr = makeSink();
 
+  // Two ways to start. A template boots Python from scratch, imports what the runner needs and
+  // hands the host an image of its memory (Pyodide's memory snapshot); it never runs user code.
+  // A sandbox restores such an image, which skips CPython's start-up and most imports.
   async function boot() {
     const { loadPyodide } = await import(assetPrefix + 'pyodide.mjs');
-    const pyodide = await loadPyodide({
+    const image = config.restoreSnapshot ? snapshotBytes() : undefined;
+    const load = () => loadPyodide({
       indexURL: assetPrefix,
-      lockFileContents: JSON.parse(read(assetPrefix + 'pyodide-lock.json')),
+      lockFileContents: JSON.parse(callBridge('read', () => assets.Text('pyodide-lock.json'))),
       // The host's environment never enters the sandbox.
       env: { HOME: '/home/pyodide', LANG: 'C.UTF-8' },
       jsglobals: config.allowJsInterop ? globalThis : Object.create(null),
       fullStdLib: false,
       checkAPIVersion: true,
+      _makeSnapshot: !!config.makeSnapshot,
+      _loadSnapshot: image,
     });
+    const pyodide = image ? await restoring(image, load) : await load();
+    if (config.makeSnapshot) {
+      pyodide.runPython(config.preloadSource, { filename: '<pyodide-embedded>' });
+      return { snapshot: pyodide.makeMemorySnapshot(), version: pyodide.version };
+    }
+    return start(pyodide);
+  }
+  // The image is as large as Python's memory at the time it was taken (~30 MiB), half of it zeros.
+  // Pyodide would copy all of it twice (into a buffer, then into the new wasm memory), and on a
+  // virtual machine every fresh page costs a fault. So the buffer handed to Pyodide holds only the
+  // image's header, and Pyodide's copy into wasm memory (an Int8Array `set` during the load) is
+  // replaced by the host writing the non-zero pages straight into that memory.
+  function snapshotBytes() {
+    const size = callBridge('snapshot', () => assets.SnapshotSize());
+    const image = new Uint8ArrayOf(new ArrayBufferOf(size));
+    callBridge('snapshot', () => assets.CopySnapshotHeader(image.buffer));
+    return image;
+  }
+  async function restoring(image, load) {
+    const proto = Int8Array.prototype;
+    let restored = false;
+    proto.set = function set(source, offset) {
+      if (source instanceof Uint8ArrayOf && source.buffer === image.buffer && !offset && this.byteOffset === 0) {
+        callBridge('snapshot', () => assets.RestoreSnapshot(this.buffer, source.byteOffset));
+        restored = true;
+        return undefined;
+      }
+      return typedArraySet.call(this, source, offset);
+    };
+    try {
+      const pyodide = await load();
+      if (!restored) throw new Error('Pyodide did not restore the memory image');
+      return pyodide;
+    } finally {
+      delete proto.set;
+    }
+  }
+
+  function start(pyodide) {
     pyodide.setStdout({ write: stdout.write, isatty: false });
     pyodide.setStderr({ write: stderr.write, isatty: false });
 

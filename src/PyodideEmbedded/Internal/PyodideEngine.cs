@@ -24,12 +24,11 @@ internal sealed class PyodideEngine : IDisposable
 
     private static readonly string s_bootstrapSource = ReadResource("Bootstrap.js");
     private static readonly string s_runnerSource = ReadResource("Runner.py");
+    private static readonly string s_preloadSource = ReadResource("Preload.py");
 
-    private static readonly TimeSpan MinimumIsolateAge = TimeSpan.FromSeconds(10);
     private const int RunOp = 0;
     private const int PollOp = 1;
     private const int AbandonOp = 2;
-    private readonly long _createdAt = Stopwatch.GetTimestamp();
 
     private readonly V8ScriptEngine _engine;
     // One function for every call into the sandbox: run (0), poll (1), abandon (2). ClearScript calls
@@ -40,11 +39,65 @@ internal sealed class PyodideEngine : IDisposable
     private IntPtr _interruptFlag;
     private int _disposed;
 
+    static PyodideEngine()
+    {
+        // With V8's background work (concurrent GC and compilation) on, starting and disposing
+        // isolates in parallel under load aborted the process in V8 ("Check failed:
+        // Heap::InFromPage", "Handle is not initialized"): 1 to 6 of 6 parallel CLI starts here.
+        // Without it, none did, and a CPU-bound run is as fast (~390 ms either way, measured).
+        // The flag is process-wide and must be set before the first V8 engine starts.
+        V8Settings.GlobalFlags |= V8GlobalFlags.DisableBackgroundWork;
+    }
+
     private PyodideEngine(V8ScriptEngine engine) => _engine = engine;
 
     public string PyodideVersion { get; private set; } = "";
 
+    /// <summary>Starts a sandbox's engine from the folder's memory image (made on first use).</summary>
     public static async Task<PyodideEngine> StartAsync(AssetStore assets, SandboxOptions options, CancellationToken cancellationToken)
+    {
+        var cache = StartupCache.For(assets);
+        var snapshot = await cache.SnapshotAsync(cancellationToken).ConfigureAwait(false);
+        var self = Create(options);
+        try
+        {
+            var bridge = new AssetBridge(assets, cache.WasmWithMemoryLimit(options.MemoryLimitBytes), snapshot);
+            var api = await self.BootAsync(assets, bridge, options, BootMode.Restore, cancellationToken).ConfigureAwait(false);
+            self.Attach(api);
+            return self;
+        }
+        catch
+        {
+            self.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Boots Pyodide from scratch in a template engine that never runs user code, imports what the
+    /// runner needs, and returns the memory image that sandboxes are then restored from.
+    /// </summary>
+    public static async Task<MemoryImage> MakeSnapshotAsync(AssetStore assets, StartupCache cache)
+    {
+        // Generous limits: the image only records what start-up used, and each restored sandbox
+        // gets its own limits from its own options.
+        var options = new SandboxOptions { MemoryLimitBytes = TemplateMemoryLimitBytes };
+        using var template = Create(options);
+        var bridge = new AssetBridge(assets, cache.WasmWithMemoryLimit(options.MemoryLimitBytes), snapshot: null);
+        var booted = await template.BootAsync(assets, bridge, options, BootMode.MakeSnapshot, CancellationToken.None).ConfigureAwait(false);
+        using var image = (ScriptObject)booted.GetProperty("snapshot");
+        return MemoryImage.FromSnapshot(((ITypedArray<byte>)image).ToArray());
+    }
+
+    private const long TemplateMemoryLimitBytes = 1024L * 1024 * 1024;
+
+    private enum BootMode
+    {
+        MakeSnapshot,
+        Restore,
+    }
+
+    private static PyodideEngine Create(SandboxOptions options)
     {
         // V8 aborts the whole process when an isolate passes its hard heap limit. So the hard limit is
         // only a starting size that V8 may expand (HeapExpansionMultiplier), and the real cap is
@@ -66,48 +119,32 @@ internal sealed class PyodideEngine : IDisposable
             MaxRuntimeHeapSize = checked((UIntPtr)(ulong)options.JsHeapLimitBytes),
             RuntimeHeapSizeSampleInterval = TimeSpan.FromMilliseconds(10),
         };
-        var self = new PyodideEngine(engine);
-        try
-        {
-            await self.BootAsync(assets, options, cancellationToken).ConfigureAwait(false);
-            return self;
-        }
-        catch
-        {
-            self.Dispose();
-            throw;
-        }
+        return new PyodideEngine(engine);
     }
 
-    private async Task BootAsync(AssetStore assets, SandboxOptions options, CancellationToken cancellationToken)
+    private async Task<ScriptObject> BootAsync(AssetStore assets, AssetBridge bridge, SandboxOptions options, BootMode mode, CancellationToken cancellationToken)
     {
-        var wasm = assets.TryGet("pyodide.asm.wasm")!;
-        byte[] limitedWasm;
-        try
-        {
-            limitedWasm = WasmMemoryLimit.Apply(wasm, options.MemoryLimitBytes);
-        }
-        catch (InvalidDataException e)
-        {
-            throw new SandboxStartException($"Cannot apply the memory limit to pyodide.asm.wasm: {e.Message}", e);
-        }
-
         _engine.DocumentSettings.Loader = new LockedModuleLoader(assets, AssetPrefix);
         _engine.DocumentSettings.AccessFlags = DocumentAccessFlags.None;
 
-        var bridge = new AssetBridge(assets, limitedWasm);
         var config = _engine.Evaluate("({})") as ScriptObject ?? throw new InvalidOperationException("V8 returned no object.");
         config.SetProperty("maxOutputBytes", options.MaxOutputBytes);
         config.SetProperty("allowJsInterop", options.AllowJsInterop);
         config.SetProperty("runnerSource", s_runnerSource);
+        config.SetProperty("preloadSource", s_preloadSource);
+        config.SetProperty("makeSnapshot", mode == BootMode.MakeSnapshot);
+        config.SetProperty("restoreSnapshot", mode == BootMode.Restore);
 
         var boot = (ScriptObject)_engine.Evaluate(new DocumentInfo("pyodide-embedded-bootstrap.js"), s_bootstrapSource);
         var booting = (ScriptObject)boot.InvokeAsFunction(bridge, new EntropyBridge(), config);
         var started = (Task<object>)booting.GetProperty("started");
-        ScriptObject api;
         try
         {
-            api = (ScriptObject)await started.WaitAsync(BootTimeout, cancellationToken).ConfigureAwait(false);
+            // The task completes inside ClearScript's promise callback, on a thread that holds this
+            // isolate. Continuing there (and so starting or disposing other isolates from inside
+            // this one's callback) aborted the process in V8 under load ("Cannot create a handle
+            // without a HandleScope"): always continue on another thread.
+            return (ScriptObject)await started.WaitAsync(BootTimeout, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         }
         catch (Exception e) when (e is TimeoutException or ScriptEngineException)
         {
@@ -120,7 +157,10 @@ internal sealed class PyodideEngine : IDisposable
         {
             bridge.Close();
         }
+    }
 
+    private void Attach(ScriptObject api)
+    {
         _dispatch = (ScriptObject)_engine.Evaluate(
             "(() => { let api; return (op, arg) => op === 0 ? api.run(arg) : op === 1 ? api.poll() : op === 2 ? api.abandon() : void (api = arg); })()");
         _dispatch.InvokeAsFunction(-1, api);
@@ -131,9 +171,7 @@ internal sealed class PyodideEngine : IDisposable
         // thread interrupts a Pyodide worker; here the host plays the main thread.
         _interruptFlag = _interruptBuffer.InvokeWithDirectAccess(static pointer => pointer);
 
-        // One run inside the boot: it warms up the runner, and it lets ClearScript finish the
-        // callbacks of the boot promise. Disposing an engine straight after boot without it crashed
-        // the process in ClearScript's host-object cache ("Handle is not initialized").
+        // One run inside the boot warms up the runner's path.
         _dispatch.InvokeAsFunction(RunOp, "None");
     }
 
@@ -209,20 +247,7 @@ internal sealed class PyodideEngine : IDisposable
             handle?.Dispose();
         }
 
-        // An isolate disposed within seconds of booting Pyodide can crash the process later, in
-        // ClearScript 7.5.1.1's host-object cache ("Handle is not initialized"), presumably when
-        // V8's background work for the 9 MB wasm module (started at boot) reports back. Such young
-        // isolates are disposed once they reach MinimumIsolateAge instead.
-        var age = Stopwatch.GetElapsedTime(_createdAt);
-        if (age >= MinimumIsolateAge)
-        {
-            _engine.Dispose();
-        }
-        else
-        {
-            var engine = _engine;
-            _ = Task.Delay(MinimumIsolateAge - age).ContinueWith(_ => engine.Dispose(), TaskScheduler.Default);
-        }
+        _engine.Dispose();
     }
 
     private static string ReadResource(string name)
@@ -235,7 +260,7 @@ internal sealed class PyodideEngine : IDisposable
 
     /// <summary>Serves asset bytes to the bootstrap during start-up only; closed afterwards.</summary>
     [NoDefaultScriptAccess]
-    internal sealed class AssetBridge(AssetStore assets, byte[] limitedWasm)
+    internal sealed class AssetBridge(AssetStore assets, byte[] limitedWasm, MemoryImage? snapshot)
     {
         private volatile bool _closed;
 
@@ -244,12 +269,58 @@ internal sealed class PyodideEngine : IDisposable
         [ScriptMember("Size")]
         public int Size(string name) => Get(name).Length;
 
+        // Text assets (the lock file) cross as a string: decoding UTF-8 in script is slow.
+        [ScriptMember("Text")]
+        public string Text(string name) => System.Text.Encoding.UTF8.GetString(Get(name));
+
         [ScriptMember("CopyTo")]
-        public void CopyTo(string name, IArrayBuffer buffer)
+        public void CopyTo(string name, IArrayBuffer buffer) => Copy(Get(name), buffer);
+
+        [ScriptMember("SnapshotSize")]
+        public int SnapshotSize() => GetSnapshot().Length;
+
+        [ScriptMember("CopySnapshotHeader")]
+        public void CopySnapshotHeader(IArrayBuffer buffer)
         {
-            var bytes = Get(name);
-            buffer.WriteBytes(bytes, 0, (ulong)bytes.Length, 0);
+            var image = GetSnapshot();
+            RequireSize(buffer, (ulong)image.Length);
+            buffer.InvokeWithDirectAccess(image.CopyHeaderTo);
         }
+
+        [ScriptMember("RestoreSnapshot")]
+        public void RestoreSnapshot(IArrayBuffer memory, int memoryOffset)
+        {
+            var image = GetSnapshot();
+            if (memoryOffset != image.MemoryOffset || memory.Size < (ulong)image.MemoryLength)
+            {
+                throw new ArgumentException("Not the memory this image restores into.", nameof(memory));
+            }
+            memory.InvokeWithDirectAccess(image.RestoreInto);
+        }
+
+        // IArrayBuffer.WriteBytes is slow for megabytes; a plain copy into the buffer's memory is not.
+        private static void Copy(byte[] bytes, IArrayBuffer buffer)
+        {
+            RequireSize(buffer, (ulong)bytes.Length);
+            buffer.InvokeWithDirectAccess(pointer =>
+            {
+                unsafe
+                {
+                    bytes.AsSpan().CopyTo(new Span<byte>((void*)pointer, bytes.Length));
+                }
+            });
+        }
+
+        private static void RequireSize(IArrayBuffer buffer, ulong size)
+        {
+            if (buffer.Size != size)
+            {
+                throw new ArgumentException("The buffer does not have the expected size.", nameof(buffer));
+            }
+        }
+
+        private MemoryImage GetSnapshot() => !_closed && snapshot is not null ? snapshot
+            : throw new UnauthorizedAccessException("No memory image to restore.");
 
         private byte[] Get(string name)
         {

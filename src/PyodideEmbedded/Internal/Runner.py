@@ -66,8 +66,16 @@ def _check_json(value, depth=0):
     raise _NotJson()
 
 
+_SCALAR_TEXT = {None: "null", True: "true", False: "false"}
+
+
 def _encode_value(value):
     """Returns (json_text, is_repr, truncated)."""
+    kind = type(value)
+    if kind is int and -(1 << 53) < value < (1 << 53):
+        return str(value), False, False  # the common case, without the general checks
+    if kind is bool or value is None:
+        return _SCALAR_TEXT[value], False, False
     try:
         _check_json(value)
         text = _dumps(value, ensure_ascii=True, allow_nan=False)
@@ -141,9 +149,13 @@ def _execute(code_object):
 
 
 def _flush_streams():
-    for name in ("stdout", "stderr"):
-        stream = getattr(sys, "__" + name + "__")
-        setattr(sys, name, stream)
+    # User code may have replaced sys.stdout/stderr: put the real streams back, and flush what
+    # print() buffered into this run's output.
+    if sys.stdout is not sys.__stdout__:
+        sys.stdout = sys.__stdout__
+    if sys.stderr is not sys.__stderr__:
+        sys.stderr = sys.__stderr__
+    for stream in (sys.__stdout__, sys.__stderr__):
         try:
             stream.flush()
         except BaseException:
@@ -151,17 +163,28 @@ def _flush_streams():
 
 
 _prepared = None
+# Compiled code by source text: callers often run the same snippet again (a formula, a check), and
+# parsing + compiling is most of a small run's cost. Code objects are immutable, so sharing is safe.
+_compiled = {}
+_MAX_COMPILED = 256
+_MAX_COMPILED_SOURCE = 16 * 1024
 
 
 def prepare(code):
     """Compiles code for run_sync/run_async; returns True when it needs the event loop (top-level await)."""
     global _prepared
-    try:
-        body, tail = _compile(code)
-    except BaseException as e:
-        _prepared = e
-        return False
-    _prepared = (body, tail)
+    compiled = _compiled.get(code)
+    if compiled is None:
+        try:
+            compiled = _compile(code)
+        except BaseException as e:
+            _prepared = e
+            return False
+        if len(code) <= _MAX_COMPILED_SOURCE:
+            if len(_compiled) >= _MAX_COMPILED:
+                _compiled.clear()
+            _compiled[code] = compiled
+    body, tail = _prepared = compiled
     return bool(body.co_flags & _CO_COROUTINE or (tail is not None and tail.co_flags & _CO_COROUTINE))
 
 
@@ -256,6 +279,18 @@ def _install_interruptible_sleep():
 
 
 _install_interruptible_sleep()
+
+
+def _reseed():
+    """Sandboxes start from a memory image that they all share, taken after `random` was imported
+    and seeded: reseed it from os.urandom (the host's CSPRNG), so no two sandboxes share a sequence.
+    (Python's string hash secret is also in the image; it cannot change once strings are hashed.)"""
+    random = sys.modules.get("random")
+    if random is not None:
+        random.seed()
+
+
+_reseed()
 
 
 def lock_down(allow_js_interop):

@@ -1,0 +1,83 @@
+using System.Buffers.Binary;
+
+namespace PyodideEmbedded.Internal;
+
+/// <summary>
+/// A Pyodide memory snapshot: a header (magic, header length, hiwire state as JSON, build id)
+/// followed by the whole wasm linear memory at the time it was taken. Restoring writes only the
+/// pages that are not all zeros: a new wasm memory is zero already, and untouched pages cost
+/// neither a page fault nor resident memory.
+/// </summary>
+internal sealed class MemoryImage
+{
+    private const int PageSize = 4096;
+    private readonly byte[] _bytes;
+    // Runs of non-zero pages, as (memory offset, length) pairs.
+    private readonly (int Offset, int Length)[] _dataRuns;
+
+    private MemoryImage(byte[] bytes, int memoryOffset, (int, int)[] dataRuns)
+    {
+        _bytes = bytes;
+        MemoryOffset = memoryOffset;
+        _dataRuns = dataRuns;
+    }
+
+    /// <summary>Length of the whole image, header included.</summary>
+    public int Length => _bytes.Length;
+
+    /// <summary>Where the memory contents start in the image (the header's length).</summary>
+    public int MemoryOffset { get; }
+
+    public int MemoryLength => _bytes.Length - MemoryOffset;
+
+    /// <summary>Bytes of memory that a restore writes (the non-zero pages).</summary>
+    public long DataBytes => _dataRuns.Sum(r => (long)r.Length);
+
+    /// <exception cref="InvalidDataException">The bytes are not a snapshot this class understands.</exception>
+    public static MemoryImage FromSnapshot(byte[] bytes)
+    {
+        // Pyodide's layout: uint32 magic, uint32 header length (16-byte aligned), then the header.
+        var headerLength = bytes.Length >= 16 ? BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(4)) : 0;
+        if (headerLength < 16 || headerLength > (uint)bytes.Length || headerLength % 16 != 0)
+        {
+            throw new InvalidDataException("Not a Pyodide memory snapshot.");
+        }
+
+        var memory = bytes.AsSpan((int)headerLength);
+        var runs = new List<(int, int)>();
+        for (var page = 0; page < memory.Length; page += PageSize)
+        {
+            var length = Math.Min(PageSize, memory.Length - page);
+            if (!memory.Slice(page, length).ContainsAnyExcept((byte)0))
+            {
+                continue;
+            }
+
+            if (runs.Count > 0 && runs[^1] is var (offset, runLength) && offset + runLength == page)
+            {
+                runs[^1] = (offset, runLength + length);
+            }
+            else
+            {
+                runs.Add((page, length));
+            }
+        }
+
+        return new MemoryImage(bytes, (int)headerLength, [.. runs]);
+    }
+
+    /// <summary>Writes the header into a zeroed buffer of <see cref="Length"/> bytes.</summary>
+    public unsafe void CopyHeaderTo(IntPtr buffer) =>
+        _bytes.AsSpan(0, MemoryOffset).CopyTo(new Span<byte>((void*)buffer, MemoryOffset));
+
+    /// <summary>Writes the memory contents into a zeroed wasm memory of at least <see cref="MemoryLength"/> bytes.</summary>
+    public unsafe void RestoreInto(IntPtr memory)
+    {
+        var source = _bytes.AsSpan(MemoryOffset);
+        var target = new Span<byte>((void*)memory, MemoryLength);
+        foreach (var (offset, length) in _dataRuns)
+        {
+            source.Slice(offset, length).CopyTo(target.Slice(offset, length));
+        }
+    }
+}

@@ -71,6 +71,36 @@ public class ColdStartBenchmark
 }
 
 /// <summary>
+/// Taking a ready sandbox from a <see cref="SandboxPool"/> and getting the first <c>4 + 5</c> back: what a
+/// request pays when the pool has a sandbox waiting (the pool refills between iterations, unmeasured).
+/// </summary>
+[SlowJob]
+public class PoolTakeBenchmark
+{
+    private SandboxPool _pool = null!;
+    private PythonSandbox? _taken;
+
+    [GlobalSetup]
+    public void Setup() => _pool = new SandboxPool(new SandboxPoolOptions { Sandbox = Workloads.Options, MinReady = 1, MaxSandboxes = 2 });
+
+    [IterationSetup]
+    public void WaitForReady() => _pool.WarmUpAsync().GetAwaiter().GetResult();
+
+    [Benchmark]
+    public async Task<SandboxResult> TakeAndRun()
+    {
+        _taken = await _pool.TakeAsync();
+        return await _taken.RunAsync(Workloads.FourPlusFive);
+    }
+
+    [IterationCleanup]
+    public void DisposeTaken() => _taken?.Dispose();
+
+    [GlobalCleanup]
+    public void Cleanup() => _pool.Dispose();
+}
+
+/// <summary>
 /// One warm call, boot excluded: host → sandbox → Python → result back, for a tiny value and for a
 /// 10,000-element list. The peers' rows include their pipe round trip, which is their real cost.
 /// </summary>

@@ -11,18 +11,37 @@ internal static class MemoryProbe
         var baseline = ResidentBytes(Environment.ProcessId);
         var sandboxes = new List<PythonSandbox>();
         var rows = new List<(int Count, long Rss)>();
-        foreach (var count in new[] { 1, 2, 4, 8, 16 })
+        string? ceiling = null;
+        foreach (var count in new[] { 1, 2, 4, 8, 16, 32, 64, 100, 128, 160 })
         {
-            while (sandboxes.Count < count)
+            while (sandboxes.Count < count && ceiling is null)
             {
-                var sandbox = await PythonSandbox.CreateAsync(Workloads.Options);
-                await sandbox.RunAsync(Workloads.FourPlusFive);
-                sandboxes.Add(sandbox);
+                try
+                {
+                    var sandbox = await PythonSandbox.CreateAsync(Workloads.Options);
+                    await sandbox.RunAsync(Workloads.FourPlusFive);
+                    sandboxes.Add(sandbox);
+                }
+                catch (SandboxException e)
+                {
+                    ceiling = $"sandbox {sandboxes.Count + 1} failed to start: {e.Message}";
+                }
             }
 
             GC.Collect();
             await Task.Delay(500);
-            rows.Add((count, ResidentBytes(Environment.ProcessId)));
+            rows.Add((sandboxes.Count, ResidentBytes(Environment.ProcessId)));
+            if (ceiling is not null)
+            {
+                break;
+            }
+        }
+
+        // Every live sandbox must still answer, not merely exist.
+        var answering = 0;
+        foreach (var sandbox in sandboxes)
+        {
+            answering += (await sandbox.RunAsync("sum(range(1000))")).Value?.GetInt32() == 499500 ? 1 : 0;
         }
 
         output.WriteLine("| live sandboxes | process RSS (MiB) |");
@@ -34,7 +53,9 @@ internal static class MemoryProbe
         }
 
         var marginal = (rows[^1].Rss - rows[0].Rss) / (double)(rows[^1].Count - rows[0].Count);
-        output.WriteLine($"\nMarginal RSS per extra sandbox (1 → 16): {marginal / (1024 * 1024):F1} MiB");
+        output.WriteLine($"\nMarginal RSS per extra sandbox (1 → {rows[^1].Count}): {marginal / (1024 * 1024):F1} MiB");
+        output.WriteLine($"Live sandboxes answering afterwards: {answering} of {sandboxes.Count}");
+        output.WriteLine(ceiling is null ? "No ceiling reached." : "Ceiling: " + ceiling);
         foreach (var sandbox in sandboxes)
         {
             await sandbox.DisposeAsync();

@@ -16,7 +16,7 @@ public sealed class PoolTests
         (await pool.RunAsync("secret = 'tenant A'\nimport builtins\nbuiltins.planted = 1")).ThrowIfError();
         var next = await pool.RunAsync("import builtins\n['secret' in globals(), hasattr(builtins, 'planted')]");
 
-        Assert.Equal("[false,false]", next.Value!.Value.GetRawText());
+        Assert.Equal([false, false], next.Value!.Value.EnumerateArray().Select(v => v.GetBoolean()));
     }
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]

@@ -44,7 +44,7 @@ public sealed class SnapshotTests
         await using var second = await PythonSandbox.CreateAsync(TestOptions.Default);
         var result = await second.RunAsync("import json, builtins\n[hasattr(json, 'poisoned'), hasattr(builtins, 'leaked')]");
 
-        Assert.Equal("[false,false]", result.Value!.Value.GetRawText());
+        Assert.Equal([false, false], result.Value!.Value.EnumerateArray().Select(v => v.GetBoolean()));
     }
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]

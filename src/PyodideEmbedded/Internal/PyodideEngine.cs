@@ -45,8 +45,13 @@ internal sealed class PyodideEngine : IDisposable
         // isolates in parallel under load aborted the process in V8 ("Check failed:
         // Heap::InFromPage", "Handle is not initialized"): 1 to 6 of 6 parallel CLI starts here.
         // Without it, none did, and a CPU-bound run is as fast (~390 ms either way, measured).
-        // The flag is process-wide and must be set before the first V8 engine starts.
         V8Settings.GlobalFlags |= V8GlobalFlags.DisableBackgroundWork;
+        // Without background work, ClearScript runs a task that V8 posts to an isolate at once, on
+        // the posting thread. V8's wasm code GC (the compiled Pyodide module is shared by every
+        // isolate) posts one while holding the wasm engine's lock, and the task takes that lock
+        // again: the process deadlocked in the test suite. The code GC is off; the price is that
+        // code replaced by tier-up is kept while any sandbox uses the module.
+        V8Flags.Apply("--no-wasm-code-gc");
     }
 
     private PyodideEngine(V8ScriptEngine engine) => _engine = engine;

@@ -115,7 +115,11 @@ internal sealed class PyodideEngine : IDisposable
             HeapExpansionMultiplier = 2,
             // ArrayBuffers live outside the heap; WebAssembly memory is bounded by WasmMemoryLimit instead.
             MaxArrayBufferAllocation = (ulong)options.JsHeapLimitBytes,
+            // Python allocates in wasm memory, not in the JS heap; a small young generation saves
+            // ~8 MiB of resident memory per sandbox (measured: 75 -> 67 MiB) at no visible cost.
+            MaxNewSpaceSize = 2,
         };
+
         var engine = new V8ScriptEngine(constraints, EngineFlags)
         {
             // The bridges are internal types; let script see their [ScriptMember]s (and nothing else:
@@ -178,6 +182,7 @@ internal sealed class PyodideEngine : IDisposable
 
         // One run inside the boot warms up the runner's path.
         _dispatch.InvokeAsFunction(RunOp, "None");
+
     }
 
     /// <summary>

@@ -86,7 +86,7 @@ internal static class MemoryProbe
         {
             if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
             {
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+                return long.Parse(line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
             }
         }
 

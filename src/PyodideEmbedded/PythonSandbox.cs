@@ -63,7 +63,18 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         try
         {
             var engine = await PyodideEngine.StartAsync(assets, options, cancellationToken).ConfigureAwait(false);
-            return new PythonSandbox(options, engine);
+            var sandbox = new PythonSandbox(options, engine);
+            try
+            {
+                await sandbox._thread.RunAsync(() => { engine.WarmUp(); return true; }).ConfigureAwait(false);
+            }
+            catch
+            {
+                sandbox.Dispose();
+                throw;
+            }
+
+            return sandbox;
         }
         catch (ScriptEngineException e) when (!cancellationToken.IsCancellationRequested)
         {

@@ -180,10 +180,14 @@ internal sealed class PyodideEngine : IDisposable
         // thread interrupts a Pyodide worker; here the host plays the main thread.
         _interruptFlag = _interruptBuffer.InvokeWithDirectAccess(static pointer => pointer);
 
-        // One run inside the boot warms up the runner's path.
-        _dispatch.InvokeAsFunction(RunOp, "None");
 
     }
+
+    /// <summary>
+    /// One trivial run, on the thread that will make the real ones: the first call from a thread
+    /// into an isolate and the first run of the runner's path cost milliseconds, paid here at start.
+    /// </summary>
+    public void WarmUp() => _dispatch!.InvokeAsFunction(RunOp, "None");
 
     /// <summary>
     /// Runs code to completion and returns the JSON envelope built by Bootstrap.js; or null when

@@ -126,6 +126,15 @@
   const now = () => hostPerformance.now();
   g.performance = { now, timeOrigin: hostPerformance.timeOrigin };
   delete g.Performance;
+  // An exception escaping a FinalizationRegistry callback is printed by V8 to the process's stderr.
+  // Pyodide's PyProxy finalizer throws one (NoGilError) in a sandbox stopped mid-run; a library must
+  // not write to its host's stderr, so such exceptions are only logged here.
+  const HostFinalizationRegistry = FinalizationRegistry;
+  g.FinalizationRegistry = class FinalizationRegistry extends HostFinalizationRegistry {
+    constructor(cleanup) {
+      super((held) => { try { cleanup(held); } catch (e) { log('finalizer failed: ' + e); } });
+    }
+  };
   g.TextEncoder = TextEncoder;
   g.TextDecoder = TextDecoder;
 

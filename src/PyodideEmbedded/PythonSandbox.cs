@@ -182,10 +182,11 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
             if (ResultEnvelope.TryParse(envelope, _options.MaxOutputBytes, out var parsed))
             {
                 var result = parsed with { Elapsed = elapsed, SandboxLost = IsFaulted };
-                // KeyboardInterrupt from our own soft interrupt is the time limit, not the user's exception.
-                if (control.Reason == StopReason.Timeout && result.Error?.TypeName == "KeyboardInterrupt")
+                // KeyboardInterrupt from our own soft interrupt (time limit, or a stop by disposal) is
+                // not the user's exception; it is reported as the hard-stop path reports it.
+                if (control.Reason != StopReason.None && result.Error?.TypeName == "KeyboardInterrupt")
                 {
-                    result = result with { Error = TimeoutError(result.Error.Traceback), TimedOut = true };
+                    result = result with { Error = TimeoutError(result.Error.Traceback), TimedOut = control.Reason == StopReason.Timeout };
                 }
 
                 return result;

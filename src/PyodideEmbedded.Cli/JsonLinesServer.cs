@@ -59,7 +59,13 @@ internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox
                         continue;
                     }
 
-                    var (reply, replacedSandbox) = await ExecuteAsync(sandbox, codeElement.GetString()!, cancellationToken).ConfigureAwait(false);
+                    if (!RequestInputs.TryRead(root, out var inputs, out var inputError))
+                    {
+                        await WriteAsync(output, w => w.WriteString("error", inputError), cancellationToken).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    var (reply, replacedSandbox) = await ExecuteAsync(sandbox, codeElement.GetString()!, inputs, cancellationToken).ConfigureAwait(false);
                     sandbox = replacedSandbox;
                     await WriteAsync(output, reply, cancellationToken).ConfigureAwait(false);
                 }
@@ -75,7 +81,7 @@ internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox
     }
 
     private async Task<(Action<Utf8JsonWriter> Reply, PythonSandbox? Sandbox)> ExecuteAsync(
-        PythonSandbox? sandbox, string code, CancellationToken cancellationToken)
+        PythonSandbox? sandbox, string code, RunInputs? inputs, CancellationToken cancellationToken)
     {
         var stateLost = false;
         if (sandbox is null || sandbox.IsFaulted)
@@ -96,7 +102,20 @@ internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox
         SandboxResult result;
         try
         {
-            result = await sandbox.RunAsync(code, cancellationToken).ConfigureAwait(false);
+            result = await sandbox.RunAsync(code, inputs, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ArgumentException e)
+        {
+            // A global or a path that is not allowed: refused before anything ran; the sandbox is untouched.
+            var message = "Invalid input: " + e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal);
+            return (w =>
+            {
+                w.WriteString("error", message);
+                if (stateLost)
+                {
+                    w.WriteBoolean("state_lost", true);
+                }
+            }, sandbox);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -111,7 +130,11 @@ internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox
             await diagnostics.WriteLineAsync($"pyodide-sandbox: sandbox discarded ({result.Error?.Summary}); the next request gets a fresh one").ConfigureAwait(false);
         }
 
-        return (w => WriteResult(w, result, stateLost || result.SandboxLost), sandbox);
+        return (w =>
+        {
+            WriteResult(w, result, stateLost || result.SandboxLost);
+            RequestInputs.WriteFiles(w, result, inputs?.ReadFiles is not null);
+        }, sandbox);
     }
 
     private static void WriteResult(Utf8JsonWriter w, SandboxResult result, bool stateLost)

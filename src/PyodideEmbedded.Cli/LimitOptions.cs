@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace PyodideEmbedded.Cli;
 
-/// <summary>The limit flags shared by <c>serve</c> and <c>run</c>; each maps to one <see cref="SandboxOptions"/> property.</summary>
+/// <summary>The limit and package flags shared by <c>serve</c> and <c>run</c>; each maps to one <see cref="SandboxOptions"/> property.</summary>
 internal sealed class LimitOptions
 {
     private static readonly SandboxOptions s_defaults = new();
@@ -37,6 +37,22 @@ internal sealed class LimitOptions
         DefaultValueFactory = _ => s_defaults.MaxCodeBytes,
     };
 
+    private readonly Option<long> _maxFileBytes = new("--max-file-bytes")
+    {
+        Description = "Cap on the bytes of files written into a run, and on those read back, in bytes.",
+        DefaultValueFactory = _ => s_defaults.MaxFileBytes,
+    };
+
+    private readonly Option<string?> _packages = new("--packages")
+    {
+        Description = "Folder of pure-Python wheels with their manifest.sha256, for --install.",
+    };
+
+    private readonly Option<string[]> _install = new("--install")
+    {
+        Description = "Package from --packages to install in every sandbox (repeatable; name or name==version).",
+    };
+
     private readonly Option<string?> _assets = new("--assets")
     {
         Description = "Folder with the pinned Pyodide assets (default: pyodide-dist beside the program).",
@@ -54,6 +70,9 @@ internal sealed class LimitOptions
         command.Options.Add(_jsHeapMb);
         command.Options.Add(_maxOutputBytes);
         command.Options.Add(_maxCodeBytes);
+        command.Options.Add(_maxFileBytes);
+        command.Options.Add(_packages);
+        command.Options.Add(_install);
         command.Options.Add(_assets);
         command.Options.Add(_allowJsInterop);
     }
@@ -66,6 +85,9 @@ internal sealed class LimitOptions
         JsHeapLimitBytes = parse.GetValue(_jsHeapMb) * 1024L * 1024,
         MaxOutputBytes = parse.GetValue(_maxOutputBytes),
         MaxCodeBytes = parse.GetValue(_maxCodeBytes),
+        MaxFileBytes = parse.GetValue(_maxFileBytes),
+        PackagesPath = parse.GetValue(_packages),
+        Packages = parse.GetValue(_install) ?? [],
         AssetsPath = parse.GetValue(_assets),
         AllowJsInterop = parse.GetValue(_allowJsInterop),
     };

@@ -35,8 +35,9 @@ serve.SetAction(async (parse, cancellationToken) =>
         var server = new JsonLinesServer(pool.TakeAsync, Console.Error);
         await using var stdin = Console.OpenStandardInput();
         await using var stdout = Console.OpenStandardOutput();
-        // A request line may hold code up to the limit, JSON-escaped (up to 6 bytes per byte) plus framing.
-        var maxLineBytes = (int)Math.Min(int.MaxValue - 64, (long)options.MaxCodeBytes * 6 + 4096);
+        // A request line may hold code (and globals) up to the limit, JSON-escaped (up to 6 bytes per byte),
+        // files up to theirs in base64 (4 bytes per 3), plus framing.
+        var maxLineBytes = (int)Math.Min(int.MaxValue - 64, (long)options.MaxCodeBytes * 6 + (options.MaxFileBytes / 3 * 4) + 65536);
         await server.RunAsync(sandbox, stdin, stdout, maxLineBytes, cancellationToken);
         return ExitCodes.Success;
     }
@@ -44,14 +45,23 @@ serve.SetAction(async (parse, cancellationToken) =>
 
 var codeArgument = new Argument<string>("code") { Description = "Python code, a path to a .py file, or - to read stdin." };
 var json = new Option<bool>("--json") { Description = "Print the whole result as one JSON object instead." };
+var data = new RunData();
 var run = new Command("run", "Run Python once; print what it printed and the value of its last expression.") { codeArgument, json };
 limits.AddTo(run);
+data.AddTo(run);
 run.SetAction(async (parse, cancellationToken) =>
 {
     var source = parse.GetValue(codeArgument)!;
     var code = source == "-" ? await Console.In.ReadToEndAsync(cancellationToken)
         : source.EndsWith(".py", StringComparison.Ordinal) && File.Exists(source) ? await File.ReadAllTextAsync(source, cancellationToken)
         : source;
+    var (inputs, problem) = await data.ReadAsync(parse, cancellationToken);
+    if (problem is not null)
+    {
+        await Console.Error.WriteLineAsync($"pyodide-sandbox: {problem}");
+        return ExitCodes.Usage;
+    }
+
     var (sandbox, failure) = await StartAsync(limits.Read(parse), cancellationToken);
     if (sandbox is null)
     {
@@ -60,8 +70,19 @@ run.SetAction(async (parse, cancellationToken) =>
 
     await using (sandbox)
     {
-        var result = await sandbox.RunAsync(code, cancellationToken);
+        SandboxResult result;
+        try
+        {
+            result = await sandbox.RunAsync(code, inputs, cancellationToken);
+        }
+        catch (ArgumentException e)
+        {
+            await Console.Error.WriteLineAsync($"pyodide-sandbox: {e.Message}");
+            return ExitCodes.Usage;
+        }
+
         await RunOutput.WriteAsync(result, parse.GetValue(json), Console.Out, Console.Error);
+        await data.SaveAsync(parse, result, Console.Error, cancellationToken);
         return ExitCodes.For(result);
     }
 });

@@ -17,6 +17,8 @@ internal static class RunOutput
                 stderr = result.Stderr,
                 error = result.Error?.Summary,
                 traceback = result.Error?.Traceback,
+                files = result.Files.ToDictionary(f => f.Key, f => Convert.ToBase64String(f.Value.Span)),
+                file_errors = result.FileErrors,
             })).ConfigureAwait(false);
             return;
         }

@@ -7,7 +7,7 @@ namespace PyodideEmbedded;
 
 /// <summary>
 /// A Python interpreter (Pyodide) in its own V8 isolate, with time, memory and output limits.
-/// Variables, imports and definitions persist from one <see cref="RunAsync"/> to the next.
+/// Variables, imports and definitions persist from one <see cref="RunAsync(string, CancellationToken)"/> to the next.
 /// </summary>
 /// <remarks>
 /// <para>Thread-safe: calls from several threads queue and run one at a time. For parallelism, create
@@ -27,6 +27,8 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
     private Task? _abandonedRun;
     private string? _faultReason;
     private int _disposed;
+    // Installed packages (normalized name -> wheel file); touched only while holding _gate.
+    private readonly Dictionary<string, string> _installed = new(StringComparer.Ordinal);
 
     /// <summary>Called once when the sandbox is disposed (a pool frees its slot).</summary>
     internal Action? Released { get; set; }
@@ -50,9 +52,10 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
     /// <summary>Starts a sandbox: verifies the assets (once per process and folder) and boots Pyodide.</summary>
     /// <param name="options">Limits and asset folder; <see langword="null"/> for the defaults.</param>
     /// <param name="cancellationToken">Cancels the start.</param>
-    /// <exception cref="ArgumentException">An option is out of range.</exception>
-    /// <exception cref="SandboxAssetException">An asset is missing, altered or not in the manifest.</exception>
-    /// <exception cref="SandboxStartException">Pyodide failed to start.</exception>
+    /// <exception cref="ArgumentException">An option is out of range, or <see cref="SandboxOptions.Packages"/> names a
+    /// package that <see cref="SandboxOptions.PackagesPath"/> does not hold (or that is not pure Python).</exception>
+    /// <exception cref="SandboxAssetException">An asset or a package is missing, altered or not in its manifest.</exception>
+    /// <exception cref="SandboxStartException">Pyodide failed to start, or a package failed to install.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public static async Task<PythonSandbox> CreateAsync(SandboxOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -60,6 +63,8 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         options.Validate();
         cancellationToken.ThrowIfCancellationRequested();
         var assets = await Task.Run(() => AssetStore.Load(options.ResolvedAssetsPath), cancellationToken).ConfigureAwait(false);
+        var wheels = options.Packages.Count == 0 ? []
+            : await Task.Run(() => GetWheels(options, options.Packages, nameof(options.Packages)), cancellationToken).ConfigureAwait(false);
         try
         {
             var engine = await PyodideEngine.StartAsync(assets, options, cancellationToken).ConfigureAwait(false);
@@ -67,6 +72,7 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
             try
             {
                 await sandbox._thread.RunAsync(() => { engine.WarmUp(); return true; }).ConfigureAwait(false);
+                await sandbox.InstallAtStartAsync(wheels, cancellationToken).ConfigureAwait(false);
             }
             catch
             {
@@ -94,16 +100,51 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
     /// <exception cref="ObjectDisposedException">The sandbox was disposed.</exception>
     /// <exception cref="SandboxFaultedException">An earlier run left the sandbox unusable.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public async Task<SandboxResult> RunAsync(string code, CancellationToken cancellationToken = default)
+    public Task<SandboxResult> RunAsync(string code, CancellationToken cancellationToken = default) => RunAsync(code, null, cancellationToken);
+
+    /// <summary>Runs Python code with data: sets <see cref="RunInputs.Globals"/> and writes <see cref="RunInputs.Files"/>
+    /// before it, and reads <see cref="RunInputs.ReadFiles"/> back into <see cref="SandboxResult.Files"/> after it.</summary>
+    /// <param name="code">Python source. Top-level <c>await</c> is allowed.</param>
+    /// <param name="inputs">The data; <see langword="null"/> for none.</param>
+    /// <param name="cancellationToken">Stops the run the same way the time limit does, then throws.</param>
+    /// <returns>The result; a Python exception or a passed limit is reported in <see cref="SandboxResult.Error"/>: code and
+    /// globals over <see cref="SandboxOptions.MaxCodeBytes"/> (<c>CodeTooLargeError</c>) and files over
+    /// <see cref="SandboxOptions.MaxFileBytes"/> (<c>FilesTooLargeError</c>) are refused unrun.</returns>
+    /// <remarks>Writing and reading files counts against <see cref="SandboxOptions.Timeout"/>, except that reading
+    /// back always gets at least one second, so a run that used its whole budget still returns its files.</remarks>
+    /// <exception cref="ArgumentNullException"><paramref name="code"/> is null.</exception>
+    /// <exception cref="ArgumentException">A global's name or value, or a file path, is not allowed (the message names it;
+    /// see <see cref="RunInputs"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The sandbox was disposed.</exception>
+    /// <exception cref="SandboxFaultedException">An earlier run left the sandbox unusable.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public async Task<SandboxResult> RunAsync(string code, RunInputs? inputs, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(code);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var codeBytes = Encoding.UTF8.GetByteCount(code);
+        var prepared = inputs is null ? null : PreparedInputs.Create(inputs, Math.Max(0, _options.MaxCodeBytes - codeBytes));
         if (codeBytes > _options.MaxCodeBytes)
         {
             return new SandboxResult
             {
                 Error = PythonError.FromLimit("CodeTooLargeError", $"the code is {codeBytes} bytes, more than the limit of {_options.MaxCodeBytes} bytes"),
+            };
+        }
+
+        if (prepared is not null && codeBytes + prepared.GlobalsBytes > _options.MaxCodeBytes)
+        {
+            return new SandboxResult
+            {
+                Error = PythonError.FromLimit("CodeTooLargeError", $"the code and its globals (as JSON) take more than the limit of {_options.MaxCodeBytes} bytes"),
+            };
+        }
+
+        if (prepared is not null && prepared.FileBytes > _options.MaxFileBytes)
+        {
+            return new SandboxResult
+            {
+                Error = PythonError.FromLimit("FilesTooLargeError", $"the files are {prepared.FileBytes} bytes, more than the limit of {_options.MaxFileBytes} bytes"),
             };
         }
 
@@ -116,7 +157,7 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
                 throw new SandboxFaultedException(reason);
             }
 
-            return await RunExclusiveAsync(code, cancellationToken).ConfigureAwait(false);
+            return await RunExclusiveAsync(code, prepared, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -124,13 +165,151 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         }
     }
 
-    private async Task<SandboxResult> RunExclusiveAsync(string code, CancellationToken cancellationToken)
+    private async Task<SandboxResult> RunExclusiveAsync(string code, PreparedInputs? inputs, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        using var control = new RunControl(_engine, _options.Timeout, _options.InterruptGracePeriod);
+        var (outcome, failure, control) = await OnEngineAsync(stop => RunOnEngine(code, inputs, stop), _options.Timeout, cancellationToken).ConfigureAwait(false);
+        var result = outcome.Refused is { } refused && failure is null
+            ? refused with { Elapsed = clock.Elapsed }
+            : Interpret(outcome.Envelope, failure, control, clock.Elapsed);
+        if (control.Reason == StopReason.Cancelled)
+        {
+            throw new OperationCanceledException("The run was cancelled.", failure, cancellationToken);
+        }
+
+        if (inputs is { ReadFiles.Count: > 0 })
+        {
+            result = await ReadBackAsync(result, inputs.ReadFiles, clock, cancellationToken).ConfigureAwait(false);
+        }
+
+        return result;
+    }
+
+    private readonly record struct RunOutcome(string? Envelope, SandboxResult? Refused);
+
+    private RunOutcome RunOnEngine(string code, PreparedInputs? inputs, WaitHandle stop)
+    {
+        if (inputs is not null)
+        {
+            foreach (var (path, bytes) in inputs.Files)
+            {
+                if (_engine.WriteFile(path, bytes) is { } error)
+                {
+                    return new RunOutcome(null, new SandboxResult
+                    {
+                        Error = PythonError.FromLimit("OSError", $"could not write '{path}' into the sandbox: {DescribeFileError(error, 0)}"),
+                    });
+                }
+            }
+
+            if (stop.WaitOne(0))
+            {
+                return default; // stopped while writing: reported as the time limit, the code never ran
+            }
+
+            if (inputs.GlobalsJson is { } json)
+            {
+                _engine.StageGlobals(json); // applied by the run that follows at once
+            }
+        }
+
+        return new RunOutcome(_engine.Run(code, stop), null);
+    }
+
+    // Even a run that used its whole time budget gets this long to have its files read back.
+    private static readonly TimeSpan MinReadBackTime = TimeSpan.FromSeconds(1);
+
+    private async Task<SandboxResult> ReadBackAsync(SandboxResult result, IReadOnlyList<string> paths, Stopwatch clock, CancellationToken cancellationToken)
+    {
+        Dictionary<string, ReadOnlyMemory<byte>>? files = null;
+        Dictionary<string, string>? errors = null;
+        var unreadReason = "the sandbox was lost before the file could be read";
+        if (!IsFaulted)
+        {
+            var budget = _options.Timeout - clock.Elapsed;
+            var (read, failure, control) = await OnEngineAsync(_ => ReadFiles(paths), budget > MinReadBackTime ? budget : MinReadBackTime, cancellationToken).ConfigureAwait(false);
+            if (control.Reason == StopReason.Cancelled)
+            {
+                throw new OperationCanceledException("The run was cancelled.", failure, cancellationToken);
+            }
+
+            (files, errors) = read;
+            if (failure is ScriptEngineException { IsFatal: true } || IsHeapFailure(failure))
+            {
+                Fault($"the sandbox passed its JavaScript heap limit of {_options.JsHeapLimitBytes} bytes");
+            }
+
+            unreadReason = control.Reason == StopReason.None ? "reading the file failed" : "reading the files back took too long";
+        }
+
+        files ??= [];
+        errors ??= [];
+        foreach (var path in paths)
+        {
+            if (!files.ContainsKey(path) && !errors.ContainsKey(path))
+            {
+                errors[path] = unreadReason;
+            }
+        }
+
+        return result with
+        {
+            Files = files,
+            FileErrors = errors,
+            SandboxLost = result.SandboxLost || IsFaulted,
+            Elapsed = clock.Elapsed,
+        };
+    }
+
+    private (Dictionary<string, ReadOnlyMemory<byte>> Files, Dictionary<string, string> Errors) ReadFiles(IReadOnlyList<string> paths)
+    {
+        var files = new Dictionary<string, ReadOnlyMemory<byte>>(StringComparer.Ordinal);
+        var errors = new Dictionary<string, string>(StringComparer.Ordinal);
+        var room = _options.MaxFileBytes;
+        foreach (var path in paths)
+        {
+            var (bytes, error) = _engine.ReadFile(path, room);
+            if (bytes is not null)
+            {
+                files[path] = bytes;
+                room -= bytes.Length;
+            }
+            else
+            {
+                errors[path] = DescribeFileError(error ?? "EIO", room);
+            }
+        }
+
+        return (files, errors);
+    }
+
+    // The codes come from Bootstrap.js (or from code that replaced it): the words are the host's own.
+    private string DescribeFileError(string code, long room) => code.Split(' ') switch
+    {
+        ["ENOENT"] => "no such file",
+        ["EISDIR"] => "it is a folder",
+        ["ENOTDIR"] => "a part of the path is not a folder",
+        ["ENOTFILE"] => "it is not a regular file",
+        ["ELINK"] => "a symbolic link is on the path (links are not followed)",
+        ["EMOUNT"] => "a mount point is on the path",
+        ["EACCES" or "EPERM"] => "permission denied",
+        ["ENOSPC"] => "no space left: the sandbox's files are JavaScript ArrayBuffers, which its JavaScript heap limit caps",
+        ["EFBIG", var size] when long.TryParse(size, out var bytes) =>
+            $"the file is {bytes} bytes, more than the {room} bytes left of the limit of {_options.MaxFileBytes} bytes",
+        _ => "the file could not be accessed",
+    };
+
+    /// <summary>
+    /// Runs work on the engine thread under the time limit (soft interrupt, then termination, then
+    /// abandonment), stopped too by <paramref name="cancellationToken"/>. Returns what it returned, or the
+    /// exception it threw, and how it was stopped; faults the sandbox when the engine had to be terminated.
+    /// </summary>
+    private async Task<(T? Value, Exception? Failure, RunControl Control)> OnEngineAsync<T>(Func<WaitHandle, T> work, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var control = new RunControl(_engine, timeout, _options.InterruptGracePeriod);
         Volatile.Write(ref _current, control);
-        var execution = _thread.RunAsync(() => _engine.Run(code, control.StopSignal));
-        string? envelope = null;
+        var execution = _thread.RunAsync(() => work(control.StopSignal));
+        T? value = default;
         Exception? failure = null;
         using (cancellationToken.Register(static c => ((RunControl)c!).Stop(StopReason.Cancelled), control))
         {
@@ -150,12 +329,11 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         }
         else
         {
-            envelope = execution.Result;
+            value = execution.Result;
         }
 
         control.Dispose(); // from here on no interrupt can reach the engine
         Volatile.Write(ref _current, null);
-        clock.Stop();
         if (control.Terminated)
         {
             // A terminated run can leave CPython half-way through anything (a held GIL, a leaked
@@ -164,13 +342,140 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
             Fault(control.Reason == StopReason.Cancelled ? "a cancelled run was terminated" : "a run was terminated at its time limit");
         }
 
-        var result = Interpret(envelope, failure, control, clock.Elapsed);
-        if (control.Reason == StopReason.Cancelled)
+        return (value, failure, control);
+    }
+
+    /// <summary>Installs a package from <see cref="SandboxOptions.PackagesPath"/> into this sandbox, by name.</summary>
+    /// <param name="name">The package's name (<c>my-package</c>; case, <c>-</c>, <c>_</c> and <c>.</c> are equivalent), or
+    /// <c>name==version</c> when the folder holds several versions.</param>
+    /// <param name="cancellationToken">Cancels the install.</param>
+    /// <remarks>The wheel's files are unpacked on the host, after its checks, into the sandbox's site-packages;
+    /// <c>import</c> then finds them. Installing a package that is already installed does nothing. Dependencies
+    /// are not resolved: install them too, first. Nothing is downloaded.</remarks>
+    /// <exception cref="ArgumentException">The manifest lists no such package, or lists several versions, or it is not
+    /// pure Python, or it unpacks to more than <see cref="SandboxOptions.MaxFileBytes"/>.</exception>
+    /// <exception cref="InvalidOperationException"><see cref="SandboxOptions.PackagesPath"/> is not set, or another
+    /// version of the package is installed.</exception>
+    /// <exception cref="SandboxAssetException">The wheel is missing, altered, a link, or holds files it may not (paths
+    /// outside site-packages, native code).</exception>
+    /// <exception cref="SandboxFaultedException">The sandbox is unusable, or the install failed half-way and made it so.</exception>
+    /// <exception cref="ObjectDisposedException">The sandbox was disposed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public async Task InstallPackageAsync(string name, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (_options.PackagesPath is null)
         {
-            throw new OperationCanceledException("The run was cancelled.", failure, cancellationToken);
+            throw new InvalidOperationException("This sandbox has no packages folder: set SandboxOptions.PackagesPath.");
         }
 
-        return result;
+        var wheel = (await Task.Run(() => GetWheels(_options, [name], nameof(name)), cancellationToken).ConfigureAwait(false))[0];
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            if (_faultReason is { } reason)
+            {
+                throw new SandboxFaultedException(reason);
+            }
+
+            await InstallExclusiveAsync(wheel, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private static List<Wheel> GetWheels(SandboxOptions options, IReadOnlyList<string> names, string paramName)
+    {
+        var store = PackageStore.Load(options.PackagesPath!);
+        var wheels = new List<Wheel>();
+        foreach (var name in names)
+        {
+            var wheel = store.Get(name, paramName);
+            if (wheel.TotalBytes > options.MaxFileBytes)
+            {
+                throw new ArgumentException($"'{wheel.Name.Entry.FileName}' unpacks to {wheel.TotalBytes} bytes, more than MaxFileBytes ({options.MaxFileBytes}).", paramName);
+            }
+
+            wheels.Add(wheel);
+        }
+
+        return wheels;
+    }
+
+    private async Task InstallAtStartAsync(List<Wheel> wheels, CancellationToken cancellationToken)
+    {
+        try
+        {
+            foreach (var wheel in wheels)
+            {
+                await InstallExclusiveAsync(wheel, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e)
+        {
+            await DisposeAsync().ConfigureAwait(false);
+            if (e is SandboxFaultedException or InvalidOperationException)
+            {
+                throw new SandboxStartException("A package failed to install: " + e.Message, e);
+            }
+
+            throw;
+        }
+    }
+
+    private async Task InstallExclusiveAsync(Wheel wheel, CancellationToken cancellationToken)
+    {
+        var fileName = wheel.Name.Entry.FileName;
+        if (_installed.TryGetValue(wheel.Name.NormalizedName, out var installed))
+        {
+            if (installed == fileName)
+            {
+                return;
+            }
+
+            throw new InvalidOperationException($"'{installed}' is installed in this sandbox; '{fileName}' cannot replace it.");
+        }
+
+        var (error, failure, control) = await OnEngineAsync(_ => InstallOnEngine(wheel), _options.Timeout, cancellationToken).ConfigureAwait(false);
+        if (control.Reason == StopReason.Cancelled)
+        {
+            throw new OperationCanceledException("The install was cancelled.", failure, cancellationToken);
+        }
+
+        if (error is null && failure is null && control.Reason == StopReason.None && !IsFaulted)
+        {
+            _installed[wheel.Name.NormalizedName] = fileName;
+            return;
+        }
+
+        // Half a package may be on disk now: nothing can rely on this sandbox's imports any more.
+        var why = error ?? (failure is not null ? ErrorText.Shorten(failure.Message) : "it passed the time limit");
+        Fault($"installing '{fileName}' failed: {why}");
+        throw new SandboxFaultedException(_faultReason!);
+    }
+
+    private string? InstallOnEngine(Wheel wheel)
+    {
+        var root = _engine.SitePackages();
+        if (!root.StartsWith('/'))
+        {
+            return "the sandbox has no site-packages folder";
+        }
+
+        foreach (var (path, bytes) in wheel.Files)
+        {
+            if (_engine.WriteFile(root + "/" + path, bytes) is { } code)
+            {
+                return $"could not write '{path}': {DescribeFileError(code, 0)}";
+            }
+        }
+
+        _engine.RefreshImports();
+        return null;
     }
 
     private SandboxResult Interpret(string? envelope, Exception? failure, RunControl control, TimeSpan elapsed)

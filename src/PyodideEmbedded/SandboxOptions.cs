@@ -14,7 +14,7 @@ public sealed record SandboxOptions
     /// <value>Default <see langword="null"/>: the <c>pyodide-dist</c> folder that the build copies beside the application.</value>
     public string? AssetsPath { get; init; }
 
-    /// <summary>Wall-clock budget for one <see cref="PythonSandbox.RunAsync"/> call.</summary>
+    /// <summary>Wall-clock budget for one <see cref="PythonSandbox.RunAsync(string, CancellationToken)"/> call.</summary>
     /// <value>Default 5 s. Finite and greater than zero, at most 24 hours.</value>
     /// <remarks>
     /// When it passes, Python gets a <c>KeyboardInterrupt</c> (the sandbox keeps its state); code that does
@@ -43,9 +43,38 @@ public sealed record SandboxOptions
     /// <remarks>The excess is dropped and the result says so (<see cref="SandboxResult.StdoutTruncated"/> and friends).</remarks>
     public int MaxOutputBytes { get; init; } = 1024 * 1024;
 
-    /// <summary>Largest source code accepted by <see cref="PythonSandbox.RunAsync"/>, in bytes (UTF-8).</summary>
+    /// <summary>Largest source code accepted by <see cref="PythonSandbox.RunAsync(string, CancellationToken)"/>, in bytes (UTF-8).</summary>
     /// <value>Default 1 MiB. Between 1 KiB and 64 MiB.</value>
     public int MaxCodeBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>Cap on the bytes of files moved by one run, in each direction: written in (<see cref="RunInputs.Files"/>)
+    /// and read back (<see cref="RunInputs.ReadFiles"/>); also on what one package unpacks to.</summary>
+    /// <value>Default 64 MiB. Between 0 and the smaller of <see cref="MemoryLimitBytes"/> and <see cref="JsHeapLimitBytes"/>.</value>
+    /// <remarks>
+    /// Files live in the sandbox's in-memory file system, whose data are JavaScript <c>ArrayBuffer</c>s that count
+    /// against <see cref="JsHeapLimitBytes"/> (and, once Python reads them, against <see cref="MemoryLimitBytes"/>).
+    /// Files over the cap are refused unrun (<c>FilesTooLargeError</c>), or not read back (<see cref="SandboxResult.FileErrors"/>).
+    /// Past the JavaScript limit, a write fails as it would on a full disk (<c>OSError</c>, no space left), and
+    /// the sandbox keeps working.
+    /// </remarks>
+    public long MaxFileBytes { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>Folder of pure-Python wheels that sandboxes may install, with their own <c>manifest.sha256</c>.</summary>
+    /// <value>Default <see langword="null"/>: no packages beyond Pyodide's standard library.</value>
+    /// <remarks>
+    /// The manifest has the format of the Pyodide assets' (<c>sha256sum</c> lines: <c>HEX  file.whl</c>, plus <c>#</c>
+    /// comments). Only the wheels it lists are read, each checked against its SHA-256 when first installed (an altered
+    /// or linked file throws <see cref="SandboxAssetException"/>); the folder is read once per process. Nothing is ever
+    /// downloaded. See <see cref="Packages"/> and <see cref="PythonSandbox.InstallPackageAsync"/>.
+    /// </remarks>
+    public string? PackagesPath { get; init; }
+
+    /// <summary>Packages from <see cref="PackagesPath"/> installed in every sandbox when it starts, by name
+    /// (<c>"name"</c>, or <c>"name==version"</c> when the folder holds several versions).</summary>
+    /// <value>Default empty.</value>
+    /// <remarks>Only pure-Python wheels (<c>py3-none-any</c>) install; dependencies are not resolved, so name them
+    /// too. A name the manifest does not list makes <see cref="PythonSandbox.CreateAsync"/> throw <see cref="ArgumentException"/>.</remarks>
+    public IReadOnlyList<string> Packages { get; init; } = [];
 
     /// <summary>Whether Python may <c>import js</c> / <c>pyodide_js</c> and reach the JavaScript realm.</summary>
     /// <value>Default <see langword="false"/>.</value>
@@ -69,6 +98,22 @@ public sealed record SandboxOptions
         RequireRange(JsHeapLimitBytes, 64L * 1024 * 1024, 4L * 1024 * 1024 * 1024, nameof(JsHeapLimitBytes));
         RequireRange(MaxOutputBytes, 1024, 256 * 1024 * 1024, nameof(MaxOutputBytes));
         RequireRange(MaxCodeBytes, 1024, 64 * 1024 * 1024, nameof(MaxCodeBytes));
+        RequireRange(MaxFileBytes, 0, Math.Min(MemoryLimitBytes, JsHeapLimitBytes), nameof(MaxFileBytes));
+        if (PackagesPath is not null)
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(PackagesPath, nameof(PackagesPath));
+        }
+
+        ArgumentNullException.ThrowIfNull(Packages, nameof(Packages));
+        if (Packages.Count > 0 && PackagesPath is null)
+        {
+            throw new ArgumentException("Packages names packages to install, but PackagesPath is not set.", nameof(Packages));
+        }
+
+        foreach (var package in Packages)
+        {
+            Internal.PackageStore.CheckRequest(package, nameof(Packages));
+        }
     }
 
     private static void RequireRange<T>(T value, T min, T max, string name)

@@ -4,9 +4,9 @@ namespace PyodideEmbedded;
 
 /// <summary>
 /// Keeps started sandboxes ready, so that a request gets an interpreter in microseconds instead of
-/// starting one. Two ways to use it: <see cref="RunAsync"/> runs each piece of code in a fresh sandbox
+/// starting one. Two ways to use it: <see cref="RunAsync(string, CancellationToken)"/> runs each piece of code in a fresh sandbox
 /// that is discarded afterwards (nothing survives between runs: the multi-tenant mode), and
-/// <see cref="RunInSessionAsync"/> keeps one sandbox per session id, with its state, until the session
+/// <see cref="RunInSessionAsync(string, string, CancellationToken)"/> keeps one sandbox per session id, with its state, until the session
 /// ends or stays idle for <see cref="SandboxPoolOptions.SessionIdleTimeout"/>.
 /// </summary>
 /// <remarks>
@@ -84,20 +84,32 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
 
     /// <summary>Runs code in a fresh sandbox, which is discarded afterwards.</summary>
     /// <param name="code">Python source.</param>
-    /// <param name="cancellationToken">Cancels the wait for a sandbox, or stops the run (see <see cref="PythonSandbox.RunAsync"/>).</param>
-    /// <returns>The run's result, as from <see cref="PythonSandbox.RunAsync"/>.</returns>
+    /// <param name="cancellationToken">Cancels the wait for a sandbox, or stops the run (see <see cref="PythonSandbox.RunAsync(string, CancellationToken)"/>).</param>
+    /// <returns>The run's result, as from <see cref="PythonSandbox.RunAsync(string, CancellationToken)"/>.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="code"/> is null.</exception>
     /// <exception cref="SandboxStartException">No sandbox was ready and one failed to start.</exception>
     /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public async Task<SandboxResult> RunAsync(string code, CancellationToken cancellationToken = default)
+    public Task<SandboxResult> RunAsync(string code, CancellationToken cancellationToken = default) => RunAsync(code, null, cancellationToken);
+
+    /// <summary>Runs code with data (globals, files in and out) in a fresh sandbox, which is discarded afterwards.</summary>
+    /// <param name="code">Python source.</param>
+    /// <param name="inputs">The data, as for <see cref="PythonSandbox.RunAsync(string, RunInputs?, CancellationToken)"/>; <see langword="null"/> for none.</param>
+    /// <param name="cancellationToken">Cancels the wait for a sandbox, or stops the run.</param>
+    /// <returns>The run's result, with the files read back.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="code"/> is null.</exception>
+    /// <exception cref="ArgumentException">A global or a file path in <paramref name="inputs"/> is not allowed.</exception>
+    /// <exception cref="SandboxStartException">No sandbox was ready and one failed to start.</exception>
+    /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public async Task<SandboxResult> RunAsync(string code, RunInputs? inputs, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(code);
         using var operation = BeginOperation();
         var sandbox = await AcquireAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return await sandbox.RunAsync(code, cancellationToken).ConfigureAwait(false);
+            return await sandbox.RunAsync(code, inputs, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -108,7 +120,7 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
     /// <summary>Runs code in the session's sandbox, opening the session (from a ready sandbox) if needed.</summary>
     /// <param name="sessionId">Any non-empty string chosen by the caller, such as a user or conversation id.</param>
     /// <param name="code">Python source.</param>
-    /// <param name="cancellationToken">Cancels the wait for a sandbox, or stops the run (see <see cref="PythonSandbox.RunAsync"/>).</param>
+    /// <param name="cancellationToken">Cancels the wait for a sandbox, or stops the run (see <see cref="PythonSandbox.RunAsync(string, CancellationToken)"/>).</param>
     /// <returns>The run's result. When it says <see cref="SandboxResult.SandboxLost"/>, the session was ended
     /// with its sandbox, and the next call opens a new one with fresh state.</returns>
     /// <exception cref="ArgumentException"><paramref name="sessionId"/> is null or empty.</exception>
@@ -116,7 +128,23 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
     /// <exception cref="SandboxStartException">No sandbox was ready and one failed to start.</exception>
     /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public async Task<SandboxResult> RunInSessionAsync(string sessionId, string code, CancellationToken cancellationToken = default)
+    public Task<SandboxResult> RunInSessionAsync(string sessionId, string code, CancellationToken cancellationToken = default) =>
+        RunInSessionAsync(sessionId, code, null, cancellationToken);
+
+    /// <summary>Runs code with data (globals, files in and out) in the session's sandbox, opening the session if needed.</summary>
+    /// <param name="sessionId">Any non-empty string chosen by the caller, such as a user or conversation id.</param>
+    /// <param name="code">Python source.</param>
+    /// <param name="inputs">The data, as for <see cref="PythonSandbox.RunAsync(string, RunInputs?, CancellationToken)"/>; <see langword="null"/> for none.
+    /// Files written stay in the session's sandbox.</param>
+    /// <param name="cancellationToken">Cancels the wait for a sandbox, or stops the run.</param>
+    /// <returns>The run's result, with the files read back.</returns>
+    /// <exception cref="ArgumentException"><paramref name="sessionId"/> is null or empty, or a global or a file path in
+    /// <paramref name="inputs"/> is not allowed.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="code"/> is null.</exception>
+    /// <exception cref="SandboxStartException">No sandbox was ready and one failed to start.</exception>
+    /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public async Task<SandboxResult> RunInSessionAsync(string sessionId, string code, RunInputs? inputs, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(sessionId);
         ArgumentNullException.ThrowIfNull(code);
@@ -131,7 +159,7 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
 
             try
             {
-                var result = await session.Sandbox.RunAsync(code, cancellationToken).ConfigureAwait(false);
+                var result = await session.Sandbox.RunAsync(code, inputs, cancellationToken).ConfigureAwait(false);
                 if (session.Sandbox.IsFaulted)
                 {
                     EndSession(sessionId, session);

@@ -1,9 +1,10 @@
+using System.Collections.ObjectModel;
 using System.Text.Json;
 
 namespace PyodideEmbedded;
 
 /// <summary>
-/// What one <see cref="PythonSandbox.RunAsync"/> call produced: the value of the code's last expression as
+/// What one <see cref="PythonSandbox.RunAsync(string, CancellationToken)"/> call produced: the value of the code's last expression as
 /// JSON, what it printed, and the Python exception (or limit) that ended it. Python errors are data here,
 /// not exceptions.
 /// </summary>
@@ -43,6 +44,15 @@ public sealed record SandboxResult
 
     /// <summary>Whether the run was stopped by <see cref="SandboxOptions.Timeout"/> (<see cref="Error"/> is then a <c>TimeoutError</c>).</summary>
     public bool TimedOut { get; init; }
+
+    /// <summary>The files named in <see cref="RunInputs.ReadFiles"/> that were read back after the run: sandbox path to content.</summary>
+    /// <value>Empty when no file was asked for or none could be read.</value>
+    public IReadOnlyDictionary<string, ReadOnlyMemory<byte>> Files { get; init; } = ReadOnlyDictionary<string, ReadOnlyMemory<byte>>.Empty;
+
+    /// <summary>The files named in <see cref="RunInputs.ReadFiles"/> that could not be read: sandbox path to the reason
+    /// (for example <c>no such file</c>).</summary>
+    /// <value>Empty when every file asked for was read.</value>
+    public IReadOnlyDictionary<string, string> FileErrors { get; init; } = ReadOnlyDictionary<string, string>.Empty;
 
     /// <summary>Wall-clock time of the run, measured by the host.</summary>
     public TimeSpan Elapsed { get; init; }

@@ -14,6 +14,28 @@ internal sealed partial record AssetManifest(string Version, IReadOnlyList<Asset
 
     public static AssetManifest Parse(byte[] bytes, string manifestPath)
     {
+        var (version, entries) = ParseLines(bytes, manifestPath);
+        if (version is null)
+        {
+            throw new SandboxAssetException(manifestPath, "Manifest has no '# pyodide VERSION' line.");
+        }
+
+        foreach (var required in RequiredFiles)
+        {
+            if (!entries.Exists(e => e.FileName == required))
+            {
+                throw new SandboxAssetException(manifestPath, $"Manifest does not list the required file '{required}'.");
+            }
+        }
+
+        return new AssetManifest(version, entries);
+    }
+
+    /// <summary>A manifest of other files (a packages folder): the same lines, without a version or required files.</summary>
+    public static IReadOnlyList<Entry> ParseListing(byte[] bytes, string manifestPath) => ParseLines(bytes, manifestPath).Entries;
+
+    private static (string? Version, List<Entry> Entries) ParseLines(byte[] bytes, string manifestPath)
+    {
         var text = Encoding.UTF8.GetString(bytes);
         string? version = null;
         var entries = new List<Entry>();
@@ -58,20 +80,7 @@ internal sealed partial record AssetManifest(string Version, IReadOnlyList<Asset
             entries.Add(new Entry(name, match.Groups[1].Value.ToLowerInvariant()));
         }
 
-        if (version is null)
-        {
-            throw new SandboxAssetException(manifestPath, "Manifest has no '# pyodide VERSION' line.");
-        }
-
-        foreach (var required in RequiredFiles)
-        {
-            if (!entries.Exists(e => e.FileName == required))
-            {
-                throw new SandboxAssetException(manifestPath, $"Manifest does not list the required file '{required}'.");
-            }
-        }
-
-        return new AssetManifest(version, entries);
+        return (version, entries);
     }
 
     /// <summary>What booting Pyodide reads; a manifest without one of these cannot work.</summary>

@@ -58,37 +58,43 @@ internal sealed class AssetStore
         var files = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         foreach (var entry in manifest.Entries)
         {
-            var path = Path.Combine(folder, entry.FileName);
-            var bytes = ReadVerifiedFile(folder, path, maxBytes: 256L * 1024 * 1024);
-            var actual = Convert.ToHexStringLower(SHA256.HashData(bytes));
-            if (!string.Equals(actual, entry.Sha256, StringComparison.Ordinal))
-            {
-                throw new SandboxAssetException(path, $"Checksum mismatch for '{entry.FileName}': the manifest expects SHA-256 {entry.Sha256}, the file has {actual}.");
-            }
-
-            files.Add(entry.FileName, bytes);
+            files.Add(entry.FileName, ReadChecked(folder, entry, "Pyodide asset"));
         }
 
         return new AssetStore(manifest.Version, files);
     }
 
+    /// <summary>Reads a file that a manifest lists and checks its SHA-256; the bytes returned are the ones checked.</summary>
+    internal static byte[] ReadChecked(string folder, AssetManifest.Entry entry, string kind)
+    {
+        var path = Path.Combine(folder, entry.FileName);
+        var bytes = ReadVerifiedFile(folder, path, maxBytes: 256L * 1024 * 1024, kind);
+        var actual = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        if (!string.Equals(actual, entry.Sha256, StringComparison.Ordinal))
+        {
+            throw new SandboxAssetException(path, $"Checksum mismatch for '{entry.FileName}': the manifest expects SHA-256 {entry.Sha256}, the file has {actual}.");
+        }
+
+        return bytes;
+    }
+
     // Refuses links (a symlink inside the folder could point anywhere on the host) and over-large files.
-    private static byte[] ReadVerifiedFile(string folder, string path, long maxBytes)
+    internal static byte[] ReadVerifiedFile(string folder, string path, long maxBytes, string kind = "Pyodide asset")
     {
         var info = new FileInfo(path);
         if (!info.Exists)
         {
-            throw new SandboxAssetException(path, $"Required Pyodide asset '{info.Name}' is missing from {folder}.");
+            throw new SandboxAssetException(path, $"Required {kind} '{info.Name}' is missing from {folder}.");
         }
 
         if (info.LinkTarget is not null)
         {
-            throw new SandboxAssetException(path, $"Pyodide asset '{info.Name}' is a symbolic link; only regular files inside the asset folder are read.");
+            throw new SandboxAssetException(path, $"{kind} '{info.Name}' is a symbolic link; only regular files inside the folder are read.");
         }
 
         if (info.Length > maxBytes)
         {
-            throw new SandboxAssetException(path, $"Pyodide asset '{info.Name}' is {info.Length} bytes, more than the {maxBytes} allowed.");
+            throw new SandboxAssetException(path, $"{kind} '{info.Name}' is {info.Length} bytes, more than the {maxBytes} allowed.");
         }
 
         return File.ReadAllBytes(path);

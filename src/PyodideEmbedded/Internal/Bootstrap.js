@@ -287,6 +287,113 @@
     }
   }
 
+  // --- Files in and out, globals and packages, driven by the host between runs -----------------
+  // Paths arrive already checked by the host (SandboxPath). Here each component is looked up
+  // without following symbolic links, so a link planted by earlier code cannot turn a write under
+  // /data into one under /lib. Errors are short codes; the host writes the messages. Code in the
+  // sandbox can replace anything used here, so the host re-checks what comes back (types, sizes).
+  function makeIo(pyodide, runnerNamespace) {
+    const FS = pyodide.FS;
+    const ENOSPC = 51;
+    const codes = { 44: 'ENOENT', 54: 'ENOTDIR', 31: 'EISDIR', 20: 'EEXIST', 2: 'EACCES', 63: 'EPERM', 51: 'ENOSPC' };
+    const stageGlobals = runnerNamespace.get('stage_globals');
+    const refreshImports = runnerNamespace.get('refresh_imports');
+    const sitePackages = String(runnerNamespace.get('SITE_PACKAGES'));
+
+    // A file that grew past what V8 may allocate for ArrayBuffers threw a RangeError up through the
+    // Python frames writing it, and the interpreter was lost. Make it ENOSPC (an OSError in Python).
+    const MEMFS = FS.filesystems && FS.filesystems.MEMFS;
+    const fileOps = MEMFS && MEMFS.ops_table && MEMFS.ops_table.file;
+    function noSpaceOnRangeError(ops, name) {
+      const original = ops && ops[name];
+      if (typeof original !== 'function') return;
+      ops[name] = function (...args) {
+        try { return original.apply(this, args); } catch (e) {
+          if (e instanceof RangeError) throw new FS.ErrnoError(ENOSPC);
+          throw e;
+        }
+      };
+    }
+    noSpaceOnRangeError(fileOps && fileOps.stream, 'write');
+    noSpaceOnRangeError(fileOps && fileOps.node, 'setattr');
+    for (const dir of ['/data', '/out']) {
+      try { FS.mkdir(dir); } catch { /* exists */ }
+    }
+
+    function lookup(parent, name) {
+      try { return FS.lookupNode(parent, name); } catch (e) {
+        if (e && e.errno === 44) return null;
+        throw e;
+      }
+    }
+    function parts(path) {
+      const p = String(path).split('/');
+      return p.length >= 2 && p[0] === '' && p.slice(1).every((c) => c !== '' && c !== '.' && c !== '..') ? p.slice(1) : null;
+    }
+    // The folder node that holds the last component (creating folders on the way when asked), or an error code.
+    function folderOf(names, create) {
+      let node = FS.root;
+      let path = '';
+      for (let i = 0; i < names.length - 1; i++) {
+        path += '/' + names[i];
+        let child = lookup(node, names[i]);
+        if (child === null) {
+          if (!create) return 'ENOENT';
+          child = FS.mkdir(path);
+        }
+        if (FS.isLink(child.mode)) return 'ELINK';
+        if (!FS.isDir(child.mode)) return 'ENOTDIR';
+        if (FS.isMountpoint(child)) return 'EMOUNT';
+        node = child;
+      }
+      return node;
+    }
+    function failure(e) {
+      if (e instanceof RangeError) return 'ENOSPC';
+      return (e && codes[e.errno]) || 'EIO';
+    }
+    function writeFile(path, buffer) {
+      try {
+        const names = parts(path);
+        if (names === null || !(buffer instanceof ArrayBufferOf)) return 'EINVAL';
+        const folder = folderOf(names, true);
+        if (typeof folder === 'string') return folder;
+        const existing = lookup(folder, names[names.length - 1]);
+        if (existing !== null && !FS.isFile(existing.mode)) return FS.isLink(existing.mode) ? 'ELINK' : FS.isDir(existing.mode) ? 'EISDIR' : 'ENOTFILE';
+        // canOwn: the file keeps this buffer instead of a copy.
+        FS.writeFile(path, new Uint8ArrayOf(buffer), { canOwn: true });
+        return null;
+      } catch (e) {
+        return failure(e);
+      }
+    }
+    // A view of the file's bytes (MEMFS keeps them in one typed array: no copy), or an error code.
+    function readFile(path, maxBytes) {
+      try {
+        const names = parts(path);
+        if (names === null) return 'EINVAL';
+        const folder = folderOf(names, false);
+        if (typeof folder === 'string') return folder;
+        const node = lookup(folder, names[names.length - 1]);
+        if (node === null) return 'ENOENT';
+        if (!FS.isFile(node.mode)) return FS.isLink(node.mode) ? 'ELINK' : FS.isDir(node.mode) ? 'EISDIR' : 'ENOTFILE';
+        const size = typeof node.usedBytes === 'number' ? node.usedBytes : FS.stat(path).size;
+        if (size > maxBytes) return 'EFBIG ' + size;
+        if (size === 0) return new Uint8ArrayOf(0);
+        return node.contents instanceof Uint8ArrayOf ? node.contents.subarray(0, size) : FS.readFile(path);
+      } catch (e) {
+        return failure(e);
+      }
+    }
+    function allocate(size) {
+      try { return new ArrayBufferOf(size); } catch { return null; }
+    }
+    // One entry point for the host: 1 allocate(size), 2 write(path, buffer), 3 read(path, maxBytes),
+    // 4 stage globals (JSON text for the next run), 5 refresh imports, 6 site-packages folder.
+    return (op, a, b) => op === 1 ? allocate(a) : op === 2 ? writeFile(a, b) : op === 3 ? readFile(a, b)
+      : op === 4 ? void stageGlobals(a) : op === 5 ? void refreshImports() : op === 6 ? sitePackages : undefined;
+  }
+
   function start(pyodide) {
     pyodide.setStdout({ write: stdout.write, isatty: false });
     pyodide.setStderr({ write: stderr.write, isatty: false });
@@ -344,7 +451,8 @@
       timers.clear();
     }
 
-    return { run, poll, abandon, interruptBuffer, version: pyodide.version };
+    const io = makeIo(pyodide, runnerNamespace);
+    return { run, poll, abandon, interruptBuffer, version: pyodide.version, io };
   }
 
   const started = boot().catch((e) => {

@@ -10,7 +10,7 @@ namespace PyodideEmbedded.Internal;
 /// One V8 isolate with Pyodide booted in it. Not thread-safe for runs (the owner serialises them);
 /// <see cref="RequestSoftInterrupt"/> and <see cref="Terminate"/> may be called from any thread.
 /// </summary>
-internal sealed class PyodideEngine : IDisposable
+internal sealed partial class PyodideEngine : IDisposable
 {
     private const string AssetPrefix = "/pyodide/";
     private static readonly TimeSpan BootTimeout = TimeSpan.FromSeconds(60);
@@ -179,6 +179,7 @@ internal sealed class PyodideEngine : IDisposable
         // the JS side holds it (Pyodide does). Writing to it from a host thread is how a browser's main
         // thread interrupts a Pyodide worker; here the host plays the main thread.
         _interruptFlag = _interruptBuffer.InvokeWithDirectAccess(static pointer => pointer);
+        AttachIo(api);
 
 
     }
@@ -256,7 +257,7 @@ internal sealed class PyodideEngine : IDisposable
 
         _interruptFlag = IntPtr.Zero;
         // Release our handles into the isolate before the isolate itself, not later from a finalizer.
-        foreach (var handle in new IDisposable?[] { _dispatch as IDisposable, _interruptBuffer as IDisposable })
+        foreach (var handle in new IDisposable?[] { _dispatch as IDisposable, _interruptBuffer as IDisposable, _io as IDisposable })
         {
             handle?.Dispose();
         }

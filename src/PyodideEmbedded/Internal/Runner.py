@@ -4,12 +4,14 @@
 # or `builtins.print` cannot change how results are reported.
 import ast
 import builtins
+import importlib
 import json
 import re
 import sys
 import traceback
 
 _dumps = json.dumps
+_loads = json.loads
 _CO_COROUTINE = 0x80
 _FILENAME = "<exec>"
 _MAX_DEPTH = 100
@@ -199,6 +201,7 @@ def _take_prepared():
 def run_sync():
     value, error = None, None
     try:
+        _apply_staged_globals()
         body, tail = _take_prepared()
         _execute(body)
         if tail is not None:
@@ -213,6 +216,7 @@ def run_sync():
 async def run_async():
     value, error = None, None
     try:
+        _apply_staged_globals()
         body, tail = _take_prepared()
         result = _execute(body)
         if body.co_flags & _CO_COROUTINE:
@@ -233,6 +237,40 @@ def _envelope(value, error):
         return '{"value":null,"repr":false,"truncated":false,"error":' + _dumps(error, ensure_ascii=True) + "}"
     text, is_repr, truncated = _encode_value(value)
     return '{"value":' + text + ',"repr":' + ("true" if is_repr else "false") + ',"truncated":' + ("true" if truncated else "false") + ',"error":null}'
+
+
+# Globals from the host (RunInputs.Globals): JSON text staged just before a run, set in the user's
+# globals when that run starts, inside its try block (a bad value fails the run, not the sandbox).
+_staged_globals = None
+
+
+def stage_globals(text):
+    global _staged_globals
+    _staged_globals = str(text)
+
+
+def _apply_staged_globals():
+    global _staged_globals
+    text, _staged_globals = _staged_globals, None
+    if text is None:
+        return
+    values = _loads(text)
+    if type(values) is not dict:
+        raise TypeError("the host's globals are not a JSON object")
+    for name in values:
+        # The host checks names too; this keeps __builtins__ and friends out whatever it sends.
+        if not name.isidentifier() or name.startswith("__"):
+            raise ValueError(f"{name!r} cannot be set as a global")
+    _user_globals.update(values)
+
+
+def refresh_imports():
+    """After the host installs a package: forget what the import system cached about folders."""
+    importlib.invalidate_caches()
+
+
+# Where the host unpacks wheels (SandboxOptions.Packages); read once, before user code runs.
+SITE_PACKAGES = next((p for p in sys.path if p.endswith("/site-packages")), "")
 
 
 _BLOCKED_MODULES = ("js", "pyodide_js", "_pyodide_core")

@@ -98,7 +98,7 @@ public sealed class LoaderAndFileAccessTests(InteropSandboxFixture fixture)
         var value = await RunValueAsync(_sandbox, code);
 
         var root = value.GetProperty("root").EnumerateArray().Select(e => e.GetString()!).ToList();
-        Assert.True(root.All(new HashSet<string> { "dev", "home", "lib", "proc", "tmp", "mnt", "mnt2" }.Contains), $"Unexpected root entries: {string.Join(",", root)}");
+        Assert.True(root.All(new HashSet<string> { "dev", "home", "lib", "proc", "tmp", "mnt", "mnt2", "data", "out" }.Contains), $"Unexpected root entries: {string.Join(",", root)}");
         Assert.True(value.GetProperty("exists").GetArrayLength() == 0, $"Host paths visible: {value.GetProperty("exists").GetRawText()}");
         Assert.DoesNotContain("environ", value.GetProperty("proc_self").GetRawText(), StringComparison.Ordinal);
         await AssertStillAnswersAsync(_sandbox);

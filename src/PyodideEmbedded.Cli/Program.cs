@@ -92,11 +92,8 @@ Console.OutputEncoding = new UTF8Encoding(false);
 return await root.Parse(args).InvokeAsync();
 
 // Starts a sandbox, or says on stderr why not and picks the exit code.
-static async Task<(PythonSandbox? Sandbox, int ExitCode)> StartAsync(SandboxOptions options, CancellationToken cancellationToken)
-{
-    var (sandbox, exitCode) = await StartingAsync(() => PythonSandbox.CreateAsync(options, cancellationToken));
-    return (sandbox, exitCode);
-}
+static Task<(PythonSandbox? Sandbox, int ExitCode)> StartAsync(SandboxOptions options, CancellationToken cancellationToken) =>
+    StartingAsync(() => PythonSandbox.CreateAsync(options, cancellationToken));
 
 // Starts a pool and takes its first sandbox, or says on stderr why not and picks the exit code.
 static async Task<(SandboxPool? Pool, PythonSandbox? Sandbox, int ExitCode)> StartPoolAsync(SandboxOptions options, int spares, CancellationToken cancellationToken)

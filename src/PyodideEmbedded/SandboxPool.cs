@@ -267,7 +267,7 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
 
     private Task<Session> OpenSessionAsync(string sessionId, CancellationToken cancellationToken)
     {
-        var lazy = _sessions.GetOrAdd(sessionId, id => new Lazy<Task<Session>>(() => StartSessionAsync(id)));
+        var lazy = _sessions.GetOrAdd(sessionId, _ => new Lazy<Task<Session>>(StartSessionAsync));
         return AwaitSessionAsync(sessionId, lazy, cancellationToken);
     }
 
@@ -286,10 +286,10 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
     }
 
     // Not tied to one caller's token: other calls for the same session may be waiting on it.
-    private async Task<Session> StartSessionAsync(string sessionId)
+    private async Task<Session> StartSessionAsync()
     {
         var sandbox = await AcquireAsync(_disposing.Token).ConfigureAwait(false);
-        return new Session(sessionId, sandbox);
+        return new Session(sandbox);
     }
 
     private bool EndSession(string sessionId, Session session)
@@ -448,13 +448,11 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
         public void Dispose() => pool.EndOperation();
     }
 
-    private sealed class Session(string id, PythonSandbox sandbox)
+    private sealed class Session(PythonSandbox sandbox)
     {
         private readonly Lock _lock = new();
         private int _activeCalls;
         private long _lastUsed = Environment.TickCount64;
-
-        public string Id { get; } = id;
 
         public PythonSandbox Sandbox { get; } = sandbox;
 

@@ -30,9 +30,6 @@ internal sealed class MemoryImage
 
     public int MemoryLength => _bytes.Length - MemoryOffset;
 
-    /// <summary>Bytes of memory that a restore writes (the non-zero pages).</summary>
-    public long DataBytes => _dataRuns.Sum(r => (long)r.Length);
-
     /// <exception cref="InvalidDataException">The bytes are not a snapshot this class understands.</exception>
     public static MemoryImage FromSnapshot(byte[] bytes)
     {

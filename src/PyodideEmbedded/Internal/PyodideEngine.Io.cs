@@ -42,17 +42,7 @@ internal sealed partial class PyodideEngine
                 return "EIO";
             }
 
-            if (bytes.Length > 0)
-            {
-                buffer.InvokeWithDirectAccess(pointer =>
-                {
-                    unsafe
-                    {
-                        bytes.Span.CopyTo(new Span<byte>((void*)pointer, bytes.Length));
-                    }
-                });
-            }
-
+            CopyInto(buffer, bytes);
             return Code(_io.InvokeAsFunction(WriteFileOp, path, buffer));
         }
         finally

@@ -265,6 +265,24 @@ internal sealed partial class PyodideEngine : IDisposable
         _engine.Dispose();
     }
 
+    /// <summary>Copies bytes into the start of a buffer of at least their length.</summary>
+    /// <remarks>IArrayBuffer.WriteBytes is slow for megabytes; a plain copy into the buffer's memory is not.</remarks>
+    private static void CopyInto(IArrayBuffer buffer, ReadOnlyMemory<byte> bytes)
+    {
+        if (bytes.IsEmpty)
+        {
+            return;
+        }
+
+        buffer.InvokeWithDirectAccess(pointer =>
+        {
+            unsafe
+            {
+                bytes.Span.CopyTo(new Span<byte>((void*)pointer, bytes.Length));
+            }
+        });
+    }
+
     private static string ReadResource(string name)
     {
         using var stream = typeof(PyodideEngine).Assembly.GetManifestResourceStream("PyodideEmbedded." + name)
@@ -313,17 +331,10 @@ internal sealed partial class PyodideEngine : IDisposable
             memory.InvokeWithDirectAccess(image.RestoreInto);
         }
 
-        // IArrayBuffer.WriteBytes is slow for megabytes; a plain copy into the buffer's memory is not.
         private static void Copy(byte[] bytes, IArrayBuffer buffer)
         {
             RequireSize(buffer, (ulong)bytes.Length);
-            buffer.InvokeWithDirectAccess(pointer =>
-            {
-                unsafe
-                {
-                    bytes.AsSpan().CopyTo(new Span<byte>((void*)pointer, bytes.Length));
-                }
-            });
+            CopyInto(buffer, bytes);
         }
 
         private static void RequireSize(IArrayBuffer buffer, ulong size)

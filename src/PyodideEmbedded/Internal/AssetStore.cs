@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Security.Cryptography;
 
 namespace PyodideEmbedded.Internal;
@@ -12,7 +11,7 @@ internal sealed class AssetStore
 {
     internal const string ManifestFileName = "manifest.sha256";
 
-    private static readonly ConcurrentDictionary<string, Lazy<AssetStore>> s_byFolder = new(StringComparer.Ordinal);
+    private static readonly OncePerFolder<AssetStore> s_byFolder = new(LoadUncached);
 
     private readonly Dictionary<string, byte[]> _files;
 
@@ -28,20 +27,7 @@ internal sealed class AssetStore
     public IReadOnlyCollection<string> FileNames => _files.Keys;
 
     /// <summary>Loads and verifies a folder once per process; a failed load is retried on the next call.</summary>
-    public static AssetStore Load(string folder)
-    {
-        var fullPath = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
-        var lazy = s_byFolder.GetOrAdd(fullPath, static p => new Lazy<AssetStore>(() => LoadUncached(p)));
-        try
-        {
-            return lazy.Value;
-        }
-        catch
-        {
-            s_byFolder.TryRemove(new KeyValuePair<string, Lazy<AssetStore>>(fullPath, lazy));
-            throw;
-        }
-    }
+    public static AssetStore Load(string folder) => s_byFolder.Get(folder);
 
     /// <summary>Returns the bytes of a manifest file, or null for any name the manifest does not list.</summary>
     public byte[]? TryGet(string name) => _files.GetValueOrDefault(name);

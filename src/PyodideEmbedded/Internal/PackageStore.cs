@@ -11,7 +11,7 @@ namespace PyodideEmbedded.Internal;
 /// </summary>
 internal sealed partial class PackageStore
 {
-    private static readonly ConcurrentDictionary<string, Lazy<PackageStore>> s_byFolder = new(StringComparer.Ordinal);
+    private static readonly OncePerFolder<PackageStore> s_byFolder = new(LoadUncached);
 
     private readonly string _folder;
     private readonly IReadOnlyList<WheelName> _wheels;
@@ -25,20 +25,7 @@ internal sealed partial class PackageStore
 
     /// <summary>Reads a folder's manifest once per process; a failed read is retried on the next call.</summary>
     /// <exception cref="SandboxAssetException">The folder or its manifest is missing or malformed.</exception>
-    public static PackageStore Load(string folder)
-    {
-        var fullPath = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
-        var lazy = s_byFolder.GetOrAdd(fullPath, static p => new Lazy<PackageStore>(() => LoadUncached(p)));
-        try
-        {
-            return lazy.Value;
-        }
-        catch
-        {
-            s_byFolder.TryRemove(new KeyValuePair<string, Lazy<PackageStore>>(fullPath, lazy));
-            throw;
-        }
-    }
+    public static PackageStore Load(string folder) => s_byFolder.Get(folder);
 
     internal static PackageStore LoadUncached(string folder)
     {

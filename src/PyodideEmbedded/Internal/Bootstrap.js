@@ -398,8 +398,15 @@
     pyodide.setStdout({ write: stdout.write, isatty: false });
     pyodide.setStderr({ write: stderr.write, isatty: false });
 
+    // The host writes 2 (SIGINT) into this buffer from another thread. Python's check reads the
+    // buffer and then writes 0 back, two steps: a host write landing between them would be lost, and
+    // a tight loop checks millions of times a second (about one soft stop in ten was lost). So Python
+    // gets a view whose read takes the flag atomically and whose write of 0 does nothing.
     const interruptBuffer = new Int32Array(new SharedArrayBuffer(4));
-    pyodide.setInterruptBuffer(interruptBuffer);
+    pyodide.setInterruptBuffer({
+      get 0() { return Atomics.exchange(interruptBuffer, 0, 0); },
+      set 0(value) { if (value) Atomics.store(interruptBuffer, 0, value); },
+    });
 
     const runnerNamespace = pyodide.globals.get('dict')();
     pyodide.runPython(config.runnerSource, { globals: runnerNamespace, filename: '<pyodide-embedded>' });
@@ -426,7 +433,6 @@
     function run(code) {
       stdout.reset();
       stderr.reset();
-      interruptBuffer[0] = 0;
       if (!pyPrepare(code)) return envelope(pyRunSync());
       pending = { done: null };
       const current = pending;

@@ -237,6 +237,21 @@ internal sealed partial class PyodideEngine : IDisposable
         }
     }
 
+    /// <summary>
+    /// Withdraws a soft interrupt that Python did not take (the run ended first), so that it cannot
+    /// stop the next run. Called only once no stop can be requested for the run that ended.
+    /// </summary>
+    public void ClearSoftInterrupt()
+    {
+        if (_interruptFlag != IntPtr.Zero && Volatile.Read(ref _disposed) == 0)
+        {
+            unsafe
+            {
+                Interlocked.Exchange(ref *(int*)_interruptFlag, 0);
+            }
+        }
+    }
+
     /// <summary>Terminates whatever script runs now. Python's state may be left inconsistent.</summary>
     public void Terminate()
     {

@@ -90,6 +90,7 @@ internal sealed class RunControl : IDisposable
             _deadline = null;
             _escalation?.Dispose();
             _escalation = null;
+            _engine.ClearSoftInterrupt();
         }
 
         _stopSignal.Dispose();

@@ -4,9 +4,10 @@ namespace PyodideEmbedded.Internal;
 
 /// <summary>
 /// A Pyodide memory snapshot: a header (magic, header length, hiwire state as JSON, build id)
-/// followed by the whole wasm linear memory at the time it was taken. Restoring writes only the
-/// pages that are not all zeros: a new wasm memory is zero already, and untouched pages cost
-/// neither a page fault nor resident memory.
+/// followed by the whole wasm linear memory at the time it was taken. On Linux, restoring maps the
+/// memory contents copy-on-write from one shared file (<see cref="SharedImageFile"/>); elsewhere it
+/// writes only the pages that are not all zeros: a new wasm memory is zero already, and untouched
+/// pages cost neither a page fault nor resident memory.
 /// </summary>
 internal sealed class MemoryImage
 {
@@ -14,13 +15,18 @@ internal sealed class MemoryImage
     private readonly byte[] _bytes;
     // Runs of non-zero pages, as (memory offset, length) pairs.
     private readonly (int Offset, int Length)[] _dataRuns;
+    private readonly SharedImageFile? _shared;
 
     private MemoryImage(byte[] bytes, int memoryOffset, (int, int)[] dataRuns)
     {
         _bytes = bytes;
         MemoryOffset = memoryOffset;
         _dataRuns = dataRuns;
+        _shared = SharedImageFile.TryCreate(bytes.AsSpan(memoryOffset), dataRuns);
     }
+
+    /// <summary>Whether sandboxes share the image's pages copy-on-write (else each copies them).</summary>
+    public bool IsShared => _shared is not null;
 
     /// <summary>Length of the whole image, header included.</summary>
     public int Length => _bytes.Length;
@@ -70,6 +76,11 @@ internal sealed class MemoryImage
     /// <summary>Writes the memory contents into a zeroed wasm memory of at least <see cref="MemoryLength"/> bytes.</summary>
     public unsafe void RestoreInto(IntPtr memory)
     {
+        if (_shared?.TryMapOver(memory) == true)
+        {
+            return;
+        }
+
         var source = _bytes.AsSpan(MemoryOffset);
         var target = new Span<byte>((void*)memory, MemoryLength);
         foreach (var (offset, length) in _dataRuns)

@@ -11,3 +11,11 @@ import traceback
 import time
 
 _seeded_at_start = "random" in sys.modules
+
+# Everything loaded so far lives as long as the sandbox. Freezing it keeps the cyclic GC of every
+# restored sandbox from walking (and so writing to) these objects: their pages of the image stay
+# shared between sandboxes instead of being copied into each one.
+import gc
+
+gc.collect()
+gc.freeze()

@@ -52,6 +52,7 @@ internal sealed partial class PyodideEngine : IDisposable
         // again: the process deadlocked in the test suite. The code GC is off; the price is that
         // code replaced by tier-up is kept while any sandbox uses the module.
         V8Flags.Apply("--no-wasm-code-gc");
+        MallocTuning.FixMmapThreshold();
     }
 
     private PyodideEngine(V8ScriptEngine engine) => _engine = engine;

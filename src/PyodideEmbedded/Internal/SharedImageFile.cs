@@ -1,0 +1,104 @@
+using System.Runtime.InteropServices;
+
+namespace PyodideEmbedded.Internal;
+
+/// <summary>
+/// Linux only: a memory image's contents in a sealed in-memory file (memfd), mapped copy-on-write
+/// over a new sandbox's wasm memory instead of being copied into it. Every sandbox of the process
+/// then shares the image's pages until it writes to one (it gets a private copy of that page only),
+/// so a start skips the copy and its page faults, and an idle sandbox holds only the pages it changed.
+/// The file is sealed: not even the host can change it once written, and no sandbox's writes reach it.
+/// </summary>
+internal sealed partial class SharedImageFile
+{
+    private const int PageSize = 4096;
+    private const uint MfdCloexec = 1, MfdAllowSealing = 2;
+    private const int FAddSeals = 1033;
+    private const int SealAll = 1 | 2 | 4 | 8; // F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE
+    private const int ProtReadWrite = 1 | 2;
+    private const int MapPrivateFixed = 0x02 | 0x10;
+
+    private readonly int _fd;
+
+    private SharedImageFile(int fd, int length)
+    {
+        _fd = fd;
+        Length = length;
+    }
+
+    public int Length { get; }
+
+    /// <summary>The file, or null where it cannot be made (not Linux, or the kernel refused).</summary>
+    /// <param name="contents">The memory contents; its length is a multiple of the page size.</param>
+    /// <param name="dataRuns">Where <paramref name="contents"/> is not zero: the rest stays a hole.</param>
+    public static unsafe SharedImageFile? TryCreate(ReadOnlySpan<byte> contents, IEnumerable<(int Offset, int Length)> dataRuns)
+    {
+        if (!OperatingSystem.IsLinux() || contents.Length % PageSize != 0)
+        {
+            return null;
+        }
+
+        var fd = MemfdCreate("pyodide-embedded-image", MfdCloexec | MfdAllowSealing);
+        if (fd < 0)
+        {
+            return null;
+        }
+
+        var written = Ftruncate(fd, contents.Length) == 0;
+        fixed (byte* start = contents)
+        {
+            foreach (var (offset, length) in dataRuns)
+            {
+                for (var done = 0; written && done < length;)
+                {
+                    var count = Pwrite(fd, start + offset + done, (nint)(length - done), offset + done);
+                    written = count > 0;
+                    done += (int)count;
+                }
+            }
+        }
+
+        if (!written || Fcntl(fd, FAddSeals, SealAll) != 0)
+        {
+            _ = Close(fd); // nothing more can be done if even this fails
+            return null;
+        }
+
+        return new SharedImageFile(fd, contents.Length);
+    }
+
+    /// <summary>
+    /// Replaces the first <see cref="Length"/> bytes at <paramref name="memory"/> (a wasm memory's
+    /// start, at least that long, owned by the caller) with a private copy-on-write mapping of the file.
+    /// Returns false, leaving the memory as it was, when the kernel refuses.
+    /// </summary>
+    public bool TryMapOver(IntPtr memory)
+    {
+        if (memory % PageSize != 0)
+        {
+            return false;
+        }
+
+        return Mmap(memory, (nuint)Length, ProtReadWrite, MapPrivateFixed, _fd, 0) == memory;
+    }
+
+    // The file lives as long as the process's startup cache: sandboxes may be mapping it at any time.
+
+    [LibraryImport("libc", EntryPoint = "memfd_create", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int MemfdCreate(string name, uint flags);
+
+    [LibraryImport("libc", EntryPoint = "ftruncate")]
+    private static partial int Ftruncate(int fd, long length);
+
+    [LibraryImport("libc", EntryPoint = "pwrite")]
+    private static unsafe partial nint Pwrite(int fd, byte* buffer, nint count, long offset);
+
+    [LibraryImport("libc", EntryPoint = "fcntl")]
+    private static partial int Fcntl(int fd, int command, int argument);
+
+    [LibraryImport("libc", EntryPoint = "mmap")]
+    private static partial IntPtr Mmap(IntPtr address, nuint length, int protection, int flags, int fd, long offset);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    private static partial int Close(int fd);
+}

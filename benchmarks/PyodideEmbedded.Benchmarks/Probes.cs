@@ -3,14 +3,18 @@ using System.Globalization;
 
 namespace PyodideEmbedded.Benchmarks;
 
-/// <summary>Resident memory: of this process per live sandbox, and of each peer process after its first reply.</summary>
+/// <summary>
+/// Resident memory: of this process per live sandbox, and of each peer process after its first reply.
+/// Both RSS and PSS: on Linux the sandboxes share their memory image's unchanged pages, which RSS
+/// counts once per sandbox and PSS (proportional set size) counts once in all.
+/// </summary>
 internal static class MemoryProbe
 {
     public static async Task RunAsync(TextWriter output)
     {
-        var baseline = ResidentBytes(Environment.ProcessId);
+        var baseline = Memory(Environment.ProcessId);
         var sandboxes = new List<PythonSandbox>();
-        var rows = new List<(int Count, long Rss)>();
+        var rows = new List<(int Count, (long Rss, long Pss) Bytes)>();
         string? ceiling = null;
         foreach (var count in new[] { 1, 2, 4, 8, 16, 32, 64, 100, 128, 160 })
         {
@@ -30,7 +34,7 @@ internal static class MemoryProbe
 
             GC.Collect();
             await Task.Delay(500);
-            rows.Add((sandboxes.Count, ResidentBytes(Environment.ProcessId)));
+            rows.Add((sandboxes.Count, Memory(Environment.ProcessId)));
             if (ceiling is not null)
             {
                 break;
@@ -44,16 +48,17 @@ internal static class MemoryProbe
             answering += (await sandbox.RunAsync("sum(range(1000))")).Value?.GetInt32() == 499500 ? 1 : 0;
         }
 
-        output.WriteLine("| live sandboxes | process RSS (MiB) |");
-        output.WriteLine("|---:|---:|");
-        output.WriteLine($"| 0 (runtime only) | {MiB(baseline)} |");
-        foreach (var (count, rss) in rows)
+        output.WriteLine("| live sandboxes | process RSS (MiB) | process PSS (MiB) |");
+        output.WriteLine("|---:|---:|---:|");
+        output.WriteLine($"| 0 (runtime only) | {MiB(baseline.Rss)} | {MiB(baseline.Pss)} |");
+        foreach (var (count, bytes) in rows)
         {
-            output.WriteLine($"| {count} | {MiB(rss)} |");
+            output.WriteLine($"| {count} | {MiB(bytes.Rss)} | {MiB(bytes.Pss)} |");
         }
 
-        var marginal = (rows[^1].Rss - rows[0].Rss) / (double)(rows[^1].Count - rows[0].Count);
-        output.WriteLine($"\nMarginal RSS per extra sandbox (1 → {rows[^1].Count}): {marginal / (1024 * 1024):F1} MiB");
+        var extra = (double)(rows[^1].Count - rows[0].Count);
+        output.WriteLine($"\nMarginal memory per extra sandbox (1 → {rows[^1].Count}): " +
+            $"RSS {MiB((long)((rows[^1].Bytes.Rss - rows[0].Bytes.Rss) / extra))} MiB, PSS {MiB((long)((rows[^1].Bytes.Pss - rows[0].Bytes.Pss) / extra))} MiB");
         output.WriteLine($"Live sandboxes answering afterwards: {answering} of {sandboxes.Count}");
         output.WriteLine(ceiling is null ? "No ceiling reached." : "Ceiling: " + ceiling);
         foreach (var sandbox in sandboxes)
@@ -61,36 +66,44 @@ internal static class MemoryProbe
             await sandbox.DisposeAsync();
         }
 
-        output.WriteLine("\n| peer | RSS of one runner after its first reply (MiB) |");
-        output.WriteLine("|---|---:|");
+        output.WriteLine("\n| peer | RSS of one runner after its first reply (MiB) | PSS (MiB) |");
+        output.WriteLine("|---|---:|---:|");
         foreach (var peer in new[] { Peer.Deno, Peer.Node })
         {
             try
             {
                 using var process = PeerProcess.Start(peer);
                 process.Run(Workloads.FourPlusFive);
-                output.WriteLine($"| {peer} | {MiB(ResidentBytes(process.ProcessId))} |");
+                var (rss, pss) = Memory(process.ProcessId);
+                output.WriteLine($"| {peer} | {MiB(rss)} | {MiB(pss)} |");
             }
             catch (InvalidOperationException e)
             {
-                output.WriteLine($"| {peer} | unavailable: {e.Message} |");
+                output.WriteLine($"| {peer} | unavailable: {e.Message} | |");
             }
         }
     }
 
     private static string MiB(long bytes) => (bytes / (1024.0 * 1024)).ToString("F1", CultureInfo.InvariantCulture);
 
-    internal static long ResidentBytes(int processId)
+    /// <summary>RSS and PSS of a process, from /proc/PID/smaps_rollup.</summary>
+    internal static (long Rss, long Pss) Memory(int processId)
     {
-        foreach (var line in File.ReadLines($"/proc/{processId}/status"))
+        long rss = -1, pss = -1;
+        foreach (var line in File.ReadLines($"/proc/{processId}/smaps_rollup"))
         {
-            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            var fields = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            if (fields is ["Rss:", var r, ..])
             {
-                return long.Parse(line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+                rss = long.Parse(r, CultureInfo.InvariantCulture) * 1024;
+            }
+            else if (fields is ["Pss:", var p, ..])
+            {
+                pss = long.Parse(p, CultureInfo.InvariantCulture) * 1024;
             }
         }
 
-        throw new InvalidOperationException("No VmRSS in /proc/status.");
+        return rss >= 0 && pss >= 0 ? (rss, pss) : throw new InvalidOperationException($"No Rss/Pss in /proc/{processId}/smaps_rollup.");
     }
 }
 

@@ -53,6 +53,18 @@ public sealed class SnapshotTests
     }
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task RunnerLoadedByTheTemplate_IsNotImportableByUserCode()
+    {
+        // The image carries the runner as a module; each sandbox takes it out of sys.modules at start.
+        await using var sandbox = await PythonSandbox.CreateAsync(TestOptions.Default);
+
+        var result = await sandbox.RunAsync("import sys\nprint('_pyodide_embedded_runner' in sys.modules)\nimport _pyodide_embedded_runner");
+
+        Assert.Equal("ModuleNotFoundError", result.Error?.TypeName);
+        Assert.Equal("False\n", result.Stdout);
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
     public async Task SameCodeRunTwice_RunsTwice()
     {
         // Compiled code is cached per source text; running it again must still execute it.

@@ -251,7 +251,9 @@
     });
     const pyodide = image ? await restoring(image, load) : await load();
     if (config.makeSnapshot) {
-      pyodide.runPython(config.preloadSource, { filename: '<pyodide-embedded>' });
+      const preload = pyodide.globals.get('dict')();
+      pyodide.runPython(config.preloadSource, { globals: preload, filename: '<pyodide-embedded>' });
+      preload.get('load_runner')(config.runnerSource);
       return { snapshot: pyodide.makeMemorySnapshot(), version: pyodide.version };
     }
     return start(pyodide);
@@ -408,13 +410,13 @@
       set 0(value) { if (value) Atomics.store(interruptBuffer, 0, value); },
     });
 
-    const runnerNamespace = pyodide.globals.get('dict')();
-    pyodide.runPython(config.runnerSource, { globals: runnerNamespace, filename: '<pyodide-embedded>' });
+    // The runner was loaded by the template (Preload.py); taking it out of sys.modules leaves user
+    // code no name to import it by.
+    const runnerNamespace = pyodide.runPython("import sys\nsys.modules.pop('_pyodide_embedded_runner').__dict__");
     const pyPrepare = runnerNamespace.get('prepare');
     const pyRunSync = runnerNamespace.get('run_sync');
     const pyRunAsync = runnerNamespace.get('run_async');
-    runnerNamespace.get('configure')(config.maxOutputBytes);
-    runnerNamespace.get('lock_down')(!!config.allowJsInterop);
+    runnerNamespace.get('start')(config.maxOutputBytes, !!config.allowJsInterop);
 
     // Boot is done: nothing may read assets any more.
     assets = null;

@@ -10,12 +10,20 @@ import sys
 import traceback
 import time
 
-_seeded_at_start = "random" in sys.modules
 
-# Everything loaded so far lives as long as the sandbox. Freezing it keeps the cyclic GC of every
-# restored sandbox from walking (and so writing to) these objects: their pages of the image stay
-# shared between sandboxes instead of being copied into each one.
 import gc
+import types
 
-gc.collect()
-gc.freeze()
+RUNNER_MODULE = "_pyodide_embedded_runner"
+
+
+def load_runner(source):
+    """Compiles and runs the runner (Runner.py) here, once, instead of in every sandbox at start."""
+    runner = types.ModuleType(RUNNER_MODULE)
+    exec(compile(source, "<pyodide-embedded>", "exec"), runner.__dict__)
+    sys.modules[RUNNER_MODULE] = runner
+    # Everything loaded so far lives as long as the sandbox. Freezing it keeps the cyclic GC of
+    # every restored sandbox from walking (and so writing to) these objects: their pages of the
+    # image stay shared between sandboxes instead of being copied into each one.
+    gc.collect()
+    gc.freeze()

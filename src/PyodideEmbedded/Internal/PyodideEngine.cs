@@ -140,8 +140,12 @@ internal sealed partial class PyodideEngine : IDisposable
         var config = _engine.Evaluate("({})") as ScriptObject ?? throw new InvalidOperationException("V8 returned no object.");
         config.SetProperty("maxOutputBytes", options.MaxOutputBytes);
         config.SetProperty("allowJsInterop", options.AllowJsInterop);
-        config.SetProperty("runnerSource", s_runnerSource);
-        config.SetProperty("preloadSource", s_preloadSource);
+        if (mode == BootMode.MakeSnapshot)
+        {
+            config.SetProperty("runnerSource", s_runnerSource);
+            config.SetProperty("preloadSource", s_preloadSource);
+        }
+
         config.SetProperty("makeSnapshot", mode == BootMode.MakeSnapshot);
         config.SetProperty("restoreSnapshot", mode == BootMode.Restore);
 

@@ -1,5 +1,6 @@
 # Runs one piece of user code and returns a JSON envelope for the host.
-# This file runs in a private namespace: user code never sees these names, and the helpers it
+# The template loads this file once, before its memory image is taken (Preload.py), as a module that
+# each sandbox takes out of sys.modules at start: user code never sees these names, and the helpers it
 # uses (json, traceback, ...) are bound here at boot, so a user who monkey-patches `json.dumps`
 # or `builtins.print` cannot change how results are reported.
 import ast
@@ -319,16 +320,21 @@ def _install_interruptible_sleep():
 _install_interruptible_sleep()
 
 
+def start(max_value_bytes, allow_js_interop):
+    """Runs once in each sandbox, after its memory image is restored and before any user code."""
+    configure(max_value_bytes)
+    _reseed()
+    lock_down(allow_js_interop)
+
+
 def _reseed():
-    """Sandboxes start from a memory image that they all share, taken after `random` was imported
-    and seeded: reseed it from os.urandom (the host's CSPRNG), so no two sandboxes share a sequence.
-    (Python's string hash secret is also in the image; it cannot change once strings are hashed.)"""
+    """Sandboxes start from a memory image that they all share: if `random` was imported and seeded
+    before the image was taken, reseed it from os.urandom (the host's CSPRNG), so no two sandboxes
+    share a sequence. (Python's string hash secret is also in the image; it cannot change once
+    strings are hashed.)"""
     random = sys.modules.get("random")
     if random is not None:
         random.seed()
-
-
-_reseed()
 
 
 def lock_down(allow_js_interop):

@@ -5,7 +5,7 @@ using PyodideEmbedded.Benchmarks;
 // Usage:
 //   dotnet run -c Release --project benchmarks/PyodideEmbedded.Benchmarks -- --filter '*'           full run
 //   dotnet run -c Release --project benchmarks/PyodideEmbedded.Benchmarks -- --quick --filter '*'   short run
-//   ... -- --memory        RSS per sandbox and per peer process (not a BenchmarkDotNet run)
+//   ... -- --memory        RSS and PSS per sandbox and per peer process (not a BenchmarkDotNet run)
 //   ... -- --probe-cold    the first sandbox in a fresh process (not a steady state, so not BenchmarkDotNet)
 if (args.Contains("--memory"))
 {

@@ -148,6 +148,12 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
             };
         }
 
+        return await ExclusiveAsync(() => RunExclusiveAsync(code, prepared, cancellationToken), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs work as the sandbox's only call in progress; refuses once it is disposed or faulted.</summary>
+    private async Task<T> ExclusiveAsync<T>(Func<Task<T>> work, CancellationToken cancellationToken)
+    {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -157,7 +163,7 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
                 throw new SandboxFaultedException(reason);
             }
 
-            return await RunExclusiveAsync(code, prepared, cancellationToken).ConfigureAwait(false);
+            return await work().ConfigureAwait(false);
         }
         finally
         {
@@ -234,9 +240,9 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
             }
 
             (files, errors) = read;
-            if (failure is ScriptEngineException { IsFatal: true } || IsHeapFailure(failure))
+            if (IsHeapFailure(failure))
             {
-                Fault($"the sandbox passed its JavaScript heap limit of {_options.JsHeapLimitBytes} bytes");
+                Fault(HeapLimitMessage);
             }
 
             unreadReason = control.Reason == StopReason.None ? "reading the file failed" : "reading the files back took too long";
@@ -371,21 +377,13 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         }
 
         var wheel = (await Task.Run(() => GetWheels(_options, [name], nameof(name)), cancellationToken).ConfigureAwait(false))[0];
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-            if (_faultReason is { } reason)
+        await ExclusiveAsync(
+            async () =>
             {
-                throw new SandboxFaultedException(reason);
-            }
-
-            await InstallExclusiveAsync(wheel, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _gate.Release();
-        }
+                await InstallExclusiveAsync(wheel, cancellationToken).ConfigureAwait(false);
+                return true;
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 
     private static List<Wheel> GetWheels(SandboxOptions options, IReadOnlyList<string> names, string paramName)
@@ -415,15 +413,10 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
                 await InstallExclusiveAsync(wheel, cancellationToken).ConfigureAwait(false);
             }
         }
-        catch (Exception e)
+        catch (Exception e) when (e is SandboxFaultedException or InvalidOperationException)
         {
-            await DisposeAsync().ConfigureAwait(false);
-            if (e is SandboxFaultedException or InvalidOperationException)
-            {
-                throw new SandboxStartException("A package failed to install: " + e.Message, e);
-            }
-
-            throw;
+            // CreateAsync disposes the sandbox.
+            throw new SandboxStartException("A package failed to install: " + e.Message, e);
         }
     }
 
@@ -515,9 +508,9 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
 
         // The engine itself failed (the JavaScript heap limit, or script that broke the runtime):
         // nothing in it can be trusted.
-        var heap = failure is ScriptEngineException { IsFatal: true } || IsHeapFailure(failure);
+        var heap = IsHeapFailure(failure);
         var message = heap
-            ? $"the sandbox passed its JavaScript heap limit of {_options.JsHeapLimitBytes} bytes"
+            ? HeapLimitMessage
             : "the sandbox's engine failed: " + ErrorText.Shorten(failure?.Message ?? "unknown error");
         Fault(message);
         return new SandboxResult { Error = PythonError.FromLimit(heap ? "MemoryError" : "SandboxError", message), SandboxLost = true, Elapsed = elapsed };
@@ -530,8 +523,12 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         return traceback is null ? error : error with { Traceback = traceback.TrimEnd() + "\n\n" + error.Summary + "\n" };
     }
 
+    private string HeapLimitMessage => $"the sandbox passed its JavaScript heap limit of {_options.JsHeapLimitBytes} bytes";
+
+    // ClearScript's heap monitor ends the script with a fatal error; V8's own limit says "heap" or "out of memory".
     private static bool IsHeapFailure(Exception? e) =>
-        e?.Message.Contains("heap", StringComparison.OrdinalIgnoreCase) == true
+        e is ScriptEngineException { IsFatal: true }
+        || e?.Message.Contains("heap", StringComparison.OrdinalIgnoreCase) == true
         || e?.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase) == true;
 
     private void Fault(string reason) => Interlocked.CompareExchange(ref _faultReason, reason, null);

@@ -262,7 +262,8 @@
   // Pyodide would copy all of it twice (into a buffer, then into the new wasm memory), and on a
   // virtual machine every fresh page costs a fault. So the buffer handed to Pyodide holds only the
   // image's header, and Pyodide's copy into wasm memory (an Int8Array `set` during the load) is
-  // replaced by the host writing the non-zero pages straight into that memory.
+  // replaced by the host (MemoryImage.RestoreInto): on Linux it maps the image copy-on-write over that
+  // memory, elsewhere it writes the non-zero pages straight into it.
   function snapshotBytes() {
     const size = callBridge('snapshot', () => assets.SnapshotSize());
     const image = new Uint8ArrayOf(new ArrayBufferOf(size));
@@ -350,6 +351,10 @@
       }
       return node;
     }
+    // The error code for a node that is not a regular file.
+    function notFile(node) {
+      return FS.isLink(node.mode) ? 'ELINK' : FS.isDir(node.mode) ? 'EISDIR' : 'ENOTFILE';
+    }
     function failure(e) {
       if (e instanceof RangeError) return 'ENOSPC';
       return (e && codes[e.errno]) || 'EIO';
@@ -361,7 +366,7 @@
         const folder = folderOf(names, true);
         if (typeof folder === 'string') return folder;
         const existing = lookup(folder, names[names.length - 1]);
-        if (existing !== null && !FS.isFile(existing.mode)) return FS.isLink(existing.mode) ? 'ELINK' : FS.isDir(existing.mode) ? 'EISDIR' : 'ENOTFILE';
+        if (existing !== null && !FS.isFile(existing.mode)) return notFile(existing);
         // canOwn: the file keeps this buffer instead of a copy.
         FS.writeFile(path, new Uint8ArrayOf(buffer), { canOwn: true });
         return null;
@@ -378,7 +383,7 @@
         if (typeof folder === 'string') return folder;
         const node = lookup(folder, names[names.length - 1]);
         if (node === null) return 'ENOENT';
-        if (!FS.isFile(node.mode)) return FS.isLink(node.mode) ? 'ELINK' : FS.isDir(node.mode) ? 'EISDIR' : 'ENOTFILE';
+        if (!FS.isFile(node.mode)) return notFile(node);
         const size = typeof node.usedBytes === 'number' ? node.usedBytes : FS.stat(path).size;
         if (size > maxBytes) return 'EFBIG ' + size;
         if (size === 0) return new Uint8ArrayOf(0);

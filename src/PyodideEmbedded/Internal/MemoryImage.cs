@@ -25,9 +25,6 @@ internal sealed class MemoryImage
         _shared = SharedImageFile.TryCreate(bytes.AsSpan(memoryOffset), dataRuns);
     }
 
-    /// <summary>Whether sandboxes share the image's pages copy-on-write (else each copies them).</summary>
-    public bool IsShared => _shared is not null;
-
     /// <summary>Length of the whole image, header included.</summary>
     public int Length => _bytes.Length;
 

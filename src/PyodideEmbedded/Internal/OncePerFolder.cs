@@ -5,19 +5,26 @@ namespace PyodideEmbedded.Internal;
 /// <summary>What is loaded from a folder once per process (assets, packages); a failed load is retried on the next call.</summary>
 internal sealed class OncePerFolder<T>(Func<string, T> load)
 {
-    private readonly ConcurrentDictionary<string, Lazy<T>> _byFolder = new(StringComparer.Ordinal);
+    private readonly OncePerKey<T> _byFolder = new(load);
 
-    public T Get(string folder)
+    public T Get(string folder) => _byFolder.Get(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)));
+}
+
+/// <summary>A value loaded once per key; a failed load is forgotten, so the next call tries again.</summary>
+internal sealed class OncePerKey<T>(Func<string, T> load)
+{
+    private readonly ConcurrentDictionary<string, Lazy<T>> _byKey = new(StringComparer.Ordinal);
+
+    public T Get(string key)
     {
-        var fullPath = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
-        var lazy = _byFolder.GetOrAdd(fullPath, p => new Lazy<T>(() => load(p)));
+        var lazy = _byKey.GetOrAdd(key, k => new Lazy<T>(() => load(k)));
         try
         {
             return lazy.Value;
         }
         catch
         {
-            _byFolder.TryRemove(new KeyValuePair<string, Lazy<T>>(fullPath, lazy));
+            _byKey.TryRemove(new KeyValuePair<string, Lazy<T>>(key, lazy));
             throw;
         }
     }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text.RegularExpressions;
 
 namespace PyodideEmbedded.Internal;
@@ -15,12 +14,14 @@ internal sealed partial class PackageStore
 
     private readonly string _folder;
     private readonly IReadOnlyList<WheelName> _wheels;
-    private readonly ConcurrentDictionary<string, Lazy<Wheel>> _unpacked = new(StringComparer.Ordinal);
+    // Unpacked wheels by file name.
+    private readonly OncePerKey<Wheel> _unpacked;
 
     private PackageStore(string folder, IReadOnlyList<WheelName> wheels)
     {
         _folder = folder;
         _wheels = wheels;
+        _unpacked = new(Unpack);
     }
 
     /// <summary>Reads a folder's manifest once per process; a failed read is retried on the next call.</summary>
@@ -51,18 +52,13 @@ internal sealed partial class PackageStore
     /// <exception cref="SandboxAssetException">The wheel file is missing, altered, linked or malformed.</exception>
     public Wheel Get(string request, string paramName)
     {
-        var wheel = Resolve(request, paramName);
-        var lazy = _unpacked.GetOrAdd(wheel.Entry.FileName, _ => new Lazy<Wheel>(() =>
-            Wheel.Unpack(wheel, AssetStore.ReadChecked(_folder, wheel.Entry, "package file"), Path.Combine(_folder, wheel.Entry.FileName))));
-        try
-        {
-            return lazy.Value;
-        }
-        catch
-        {
-            _unpacked.TryRemove(new KeyValuePair<string, Lazy<Wheel>>(wheel.Entry.FileName, lazy));
-            throw;
-        }
+        return _unpacked.Get(Resolve(request, paramName).Entry.FileName);
+    }
+
+    private Wheel Unpack(string fileName)
+    {
+        var wheel = _wheels.First(w => w.Entry.FileName == fileName);
+        return Wheel.Unpack(wheel, AssetStore.ReadChecked(_folder, wheel.Entry, "package file"), Path.Combine(_folder, fileName));
     }
 
     internal WheelName Resolve(string request, string paramName)
@@ -115,7 +111,7 @@ internal sealed partial class PackageStore
 /// <summary>A wheel file name taken apart: <c>{name}-{version}(-{build})?-{python}-{abi}-{platform}.whl</c>.</summary>
 internal sealed record WheelName(AssetManifest.Entry Entry, string Name, string Version, string PythonTag, string AbiTag, string PlatformTag)
 {
-    public string NormalizedName => PackageStore.Normalize(Name);
+    public string NormalizedName { get; } = PackageStore.Normalize(Name);
 
     /// <summary>Pure Python for any Python 3: <c>py3</c> (alone or among <c>py2.py3</c>), no ABI, any platform.</summary>
     public bool IsPure => PythonTag.Split('.').Contains("py3") && AbiTag == "none" && PlatformTag == "any";

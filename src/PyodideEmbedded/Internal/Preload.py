@@ -4,14 +4,12 @@
 import ast
 import asyncio
 import builtins
+import gc
 import json
 import re
 import sys
-import traceback
 import time
-
-
-import gc
+import traceback
 import types
 
 RUNNER_MODULE = "_pyodide_embedded_runner"

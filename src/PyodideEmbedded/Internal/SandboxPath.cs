@@ -91,10 +91,5 @@ internal static class SandboxPath
         return true;
     }
 
-    private static string Show(string? path)
-    {
-        var text = path ?? "";
-        text = new string(text.Select(static c => char.IsControl(c) || char.IsSurrogate(c) ? '?' : c).ToArray());
-        return text.Length <= 200 ? text : text[..200] + "...";
-    }
+    private static string Show(string? path) => ErrorText.Printable(path, 200);
 }

@@ -11,9 +11,7 @@ internal static partial class V8Flags
 {
     private const string NativeLibrary = "ClearScriptV8.linux-x64";
 
-    /// <summary>Whether the flags were applied (only on Linux x64, where the symbol name is known).</summary>
-    public static bool Applied { get; private set; }
-
+    /// <summary>Applies the flags on Linux x64, where the symbol's name is known; elsewhere does nothing.</summary>
     public static void Apply(string flags)
     {
         if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64)
@@ -24,7 +22,6 @@ internal static partial class V8Flags
         try
         {
             SetFlagsFromString(flags);
-            Applied = true;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {

@@ -156,11 +156,7 @@ internal sealed partial class Wheel
         return buffer.ToArray();
     }
 
-    private static string Show(string text)
-    {
-        var clean = new string(text.Select(static c => char.IsControl(c) || char.IsSurrogate(c) ? '?' : c).ToArray());
-        return clean.Length <= 120 ? clean : clean[..120] + "...";
-    }
+    private static string Show(string text) => ErrorText.Printable(text, 120);
 
     [GeneratedRegex(@"\.(so|pyd|dylib|dll)(\.[0-9]+)*$", RegexOptions.IgnoreCase)]
     private static partial Regex NativeCode();

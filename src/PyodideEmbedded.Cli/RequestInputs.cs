@@ -9,6 +9,10 @@ namespace PyodideEmbedded.Cli;
 /// </summary>
 internal static class RequestInputs
 {
+    /// <summary>A JSON object's properties as <see cref="RunInputs.Globals"/> (copies, independent of the document).</summary>
+    public static Dictionary<string, object?> GlobalsFrom(JsonElement jsonObject) =>
+        jsonObject.EnumerateObject().ToDictionary(p => p.Name, p => (object?)p.Value.Clone());
+
     /// <summary>Reads the optional data fields; false with a message for the reply when one is malformed.</summary>
     public static bool TryRead(JsonElement request, out RunInputs? inputs, out string error)
     {
@@ -25,11 +29,7 @@ internal static class RequestInputs
                 return false;
             }
 
-            globals = [];
-            foreach (var property in globalsElement.EnumerateObject())
-            {
-                globals[property.Name] = property.Value;
-            }
+            globals = GlobalsFrom(globalsElement);
         }
 
         if (request.TryGetProperty("files", out var filesElement))

@@ -42,7 +42,7 @@ internal sealed class RunData
                     return (null, "--globals must be a JSON object");
                 }
 
-                globals = document.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => (object?)p.Value.Clone());
+                globals = RequestInputs.GlobalsFrom(document.RootElement);
             }
             catch (JsonException e)
             {

@@ -17,7 +17,7 @@ internal static class RunOutput
                 stderr = result.Stderr,
                 error = result.Error?.Summary,
                 traceback = result.Error?.Traceback,
-                files = result.Files.ToDictionary(f => f.Key, f => Convert.ToBase64String(f.Value.Span)),
+                files = result.Files, // bytes as base64
                 file_errors = result.FileErrors,
             })).ConfigureAwait(false);
             return;

@@ -64,15 +64,15 @@ public sealed class DataInputEscapeTests(DefaultSandboxFixture fixture)
             os.path.islink('/data/sec_links/stdlib')
             """);
 
-        var write = await RunAttackAsync(_sandbox, new RunInputs
+        var write = await EscapeAssert.RunAttackAsync(_sandbox, "None", new RunInputs
         {
             Files = new Dictionary<string, ReadOnlyMemory<byte>> { ["/data/sec_links/site/planted_mod.py"] = "X = 1\n"u8.ToArray() },
         });
-        var overwrite = await RunAttackAsync(_sandbox, new RunInputs
+        var overwrite = await EscapeAssert.RunAttackAsync(_sandbox, "None", new RunInputs
         {
             Files = new Dictionary<string, ReadOnlyMemory<byte>> { ["/data/sec_links/file"] = "x"u8.ToArray() },
         });
-        var read = await RunAttackAsync(_sandbox, new RunInputs { ReadFiles = ["/data/sec_links/env", "/data/sec_links/stdlib/os.py"] });
+        var read = await EscapeAssert.RunAttackAsync(_sandbox, "None", new RunInputs { ReadFiles = ["/data/sec_links/env", "/data/sec_links/stdlib/os.py"] });
         var check = await RunValueAsync(_sandbox, "import os, site, importlib\nimportlib.invalidate_caches()\n[os.path.exists(site.getsitepackages()[0] + '/planted_mod.py'), os.path.islink('/data/sec_links/file')]");
 
         Assert.True(planted.GetBoolean());
@@ -126,19 +126,6 @@ public sealed class DataInputEscapeTests(DefaultSandboxFixture fixture)
 
         Assert.Contains("'hostile_global'", e.Message, StringComparison.Ordinal);
         Assert.Equal("NameError", (await _sandbox.RunAsync("hostile_global")).Error!.TypeName);
-    }
-
-    private static async Task<SandboxResult> RunAttackAsync(PythonSandbox sandbox, RunInputs inputs)
-    {
-        try
-        {
-            return await sandbox.RunAsync("None", inputs);
-        }
-        catch (Exception e) when (e is not SandboxFaultedException)
-        {
-            Assert.Fail($"CONTAINMENT FAILURE: RunAsync threw {e.GetType().FullName} instead of returning a result: {e.Message}");
-            throw;
-        }
     }
 }
 

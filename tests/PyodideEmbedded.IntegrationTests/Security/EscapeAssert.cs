@@ -21,11 +21,11 @@ internal static partial class EscapeAssert
         PythonSandbox.CreateAsync(allowJsInterop ? Interop : TestOptions.Default);
 
     /// <summary>Runs an attack. A host exception out of RunAsync (instead of a result) is itself a containment failure.</summary>
-    public static async Task<SandboxResult> RunAttackAsync(PythonSandbox sandbox, string code)
+    public static async Task<SandboxResult> RunAttackAsync(PythonSandbox sandbox, string code, RunInputs? inputs = null)
     {
         try
         {
-            return await sandbox.RunAsync(code);
+            return await sandbox.RunAsync(code, inputs);
         }
         catch (Exception e) when (e is not SandboxFaultedException)
         {

@@ -33,11 +33,11 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
     /// <summary>Called once when the sandbox is disposed (a pool frees its slot).</summary>
     internal Action? Released { get; set; }
 
-    private PythonSandbox(SandboxOptions options, PyodideEngine engine)
+    private PythonSandbox(SandboxOptions options, PyodideEngine engine, EngineThread thread)
     {
         _options = options;
         _engine = engine;
-        _thread = new EngineThread("PyodideEmbedded sandbox");
+        _thread = thread;
     }
 
     /// <summary>The options this sandbox was created with.</summary>
@@ -65,13 +65,13 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         var assets = await Task.Run(() => AssetStore.Load(options.ResolvedAssetsPath), cancellationToken).ConfigureAwait(false);
         var wheels = options.Packages.Count == 0 ? []
             : await Task.Run(() => GetWheels(options, options.Packages, nameof(options.Packages)), cancellationToken).ConfigureAwait(false);
+        var thread = new EngineThread("PyodideEmbedded sandbox");
         try
         {
-            var engine = await PyodideEngine.StartAsync(assets, options, cancellationToken).ConfigureAwait(false);
-            var sandbox = new PythonSandbox(options, engine);
+            var engine = await PyodideEngine.StartAsync(assets, options, thread, cancellationToken).ConfigureAwait(false);
+            var sandbox = new PythonSandbox(options, engine, thread);
             try
             {
-                await sandbox._thread.RunAsync(() => { engine.WarmUp(); return true; }).ConfigureAwait(false);
                 await sandbox.InstallAtStartAsync(wheels, cancellationToken).ConfigureAwait(false);
             }
             catch
@@ -82,13 +82,20 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
 
             return sandbox;
         }
-        catch (ScriptEngineException e) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception e)
         {
-            throw new SandboxStartException("Pyodide failed to start: " + ErrorText.Shorten(e.Message), e);
-        }
-        catch (ScriptInterruptedException e) when (cancellationToken.IsCancellationRequested)
-        {
-            throw new OperationCanceledException("Sandbox start was cancelled.", e, cancellationToken);
+            thread.Dispose();
+            if (e is ScriptEngineException && !cancellationToken.IsCancellationRequested)
+            {
+                throw new SandboxStartException("Pyodide failed to start: " + ErrorText.Shorten(e.Message), e);
+            }
+
+            if (e is ScriptInterruptedException && cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException("Sandbox start was cancelled.", e, cancellationToken);
+            }
+
+            throw;
         }
     }
 

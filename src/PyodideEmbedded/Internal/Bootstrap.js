@@ -249,7 +249,19 @@
       _makeSnapshot: !!config.makeSnapshot,
       _loadSnapshot: image,
     });
-    const pyodide = image ? await restoring(image, load) : await load();
+    const wasm = g.WebAssembly;
+    const hostInstantiate = wasm.instantiate;
+    wasm.instantiate = function instantiate(source, imports) {
+      if (!(source instanceof ArrayBufferOf || isView(source))) return hostInstantiate.call(wasm, source, imports);
+      const module = new wasm.Module(source);
+      return Promise.resolve({ module, instance: new wasm.Instance(module, imports) });
+    };
+    let pyodide;
+    try {
+      pyodide = image ? await restoring(image, load) : await load();
+    } finally {
+      wasm.instantiate = hostInstantiate;
+    }
     if (config.makeSnapshot) {
       const preload = pyodide.globals.get('dict')();
       pyodide.runPython(config.preloadSource, { globals: preload, filename: '<pyodide-embedded>' });

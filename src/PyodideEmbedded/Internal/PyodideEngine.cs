@@ -59,17 +59,24 @@ internal sealed partial class PyodideEngine : IDisposable
 
     public string PyodideVersion { get; private set; } = "";
 
-    /// <summary>Starts a sandbox's engine from the folder's memory image (made on first use).</summary>
-    public static async Task<PyodideEngine> StartAsync(AssetStore assets, SandboxOptions options, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts a sandbox's engine from the folder's memory image (made on first use), on the thread
+    /// that will make its runs.
+    /// </summary>
+    public static async Task<PyodideEngine> StartAsync(AssetStore assets, SandboxOptions options, EngineThread thread, CancellationToken cancellationToken)
     {
         var cache = StartupCache.For(assets);
         var snapshot = await cache.SnapshotAsync(cancellationToken).ConfigureAwait(false);
-        var self = Create(options);
+        var bridge = new AssetBridge(assets, cache.WasmWithMemoryLimit(options.MemoryLimitBytes), snapshot);
+        var (self, api) = await BootAsync(thread, assets, bridge, options, BootMode.Restore, cancellationToken).ConfigureAwait(false);
         try
         {
-            var bridge = new AssetBridge(assets, cache.WasmWithMemoryLimit(options.MemoryLimitBytes), snapshot);
-            var api = await self.BootAsync(assets, bridge, options, BootMode.Restore, cancellationToken).ConfigureAwait(false);
-            self.Attach(api);
+            await thread.RunAsync(() =>
+            {
+                self.Attach(api);
+                self.WarmUp();
+                return true;
+            }).ConfigureAwait(false);
             return self;
         }
         catch
@@ -88,11 +95,14 @@ internal sealed partial class PyodideEngine : IDisposable
         // Generous limits: the image only records what start-up used, and each restored sandbox
         // gets its own limits from its own options.
         var options = new SandboxOptions { MemoryLimitBytes = TemplateMemoryLimitBytes };
-        using var template = Create(options);
+        using var thread = new EngineThread("PyodideEmbedded template");
         var bridge = new AssetBridge(assets, cache.WasmWithMemoryLimit(options.MemoryLimitBytes), snapshot: null);
-        var booted = await template.BootAsync(assets, bridge, options, BootMode.MakeSnapshot, CancellationToken.None).ConfigureAwait(false);
-        using var image = (ScriptObject)booted.GetProperty("snapshot");
-        return MemoryImage.FromSnapshot(((ITypedArray<byte>)image).ToArray());
+        var (template, booted) = await BootAsync(thread, assets, bridge, options, BootMode.MakeSnapshot, CancellationToken.None).ConfigureAwait(false);
+        using (template)
+        {
+            using var image = (ScriptObject)booted.GetProperty("snapshot");
+            return MemoryImage.FromSnapshot(((ITypedArray<byte>)image).ToArray());
+        }
     }
 
     private const long TemplateMemoryLimitBytes = 1024L * 1024 * 1024;
@@ -132,7 +142,61 @@ internal sealed partial class PyodideEngine : IDisposable
         return new PyodideEngine(engine);
     }
 
-    private async Task<ScriptObject> BootAsync(AssetStore assets, AssetBridge bridge, SandboxOptions options, BootMode mode, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates an engine and boots Pyodide in it on <paramref name="thread"/>. Bootstrap.js makes the
+    /// boot synchronous, so all of it runs inside that one call: left asynchronous, its pieces ran as
+    /// V8 tasks on the .NET thread pool, hundreds of milliseconds each, and held up whatever else
+    /// the process had queued there (such as another sandbox's run finishing).
+    /// </summary>
+    private static async Task<(PyodideEngine Engine, ScriptObject Api)> BootAsync(
+        EngineThread thread, AssetStore assets, AssetBridge bridge, SandboxOptions options, BootMode mode, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(BootTimeout);
+        PyodideEngine? self = null;
+        ScriptObject? booting = null;
+        try
+        {
+            using (deadline.Token.Register(() => Volatile.Read(ref self)?.Terminate()))
+            {
+                var started = await thread.RunAsync(() =>
+                {
+                    var engine = Create(options);
+                    Volatile.Write(ref self, engine);
+                    deadline.Token.ThrowIfCancellationRequested();
+                    booting = engine.InvokeBootstrap(assets, bridge, options, mode);
+                    return (Task<object>)booting.GetProperty("started");
+                }).ConfigureAwait(false);
+
+                // The task completes inside ClearScript's promise callback, on a thread that holds the
+                // isolate. Continuing there (and so starting or disposing other isolates from inside
+                // this one's callback) aborted the process in V8 under load ("Cannot create a handle
+                // without a HandleScope"): always continue on another thread.
+                var api = (ScriptObject)await started.WaitAsync(deadline.Token).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+                return (self!, api);
+            }
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested
+            && (deadline.IsCancellationRequested || e is ScriptEngineException))
+        {
+            self?.Dispose();
+            // Pyodide reports some failures (such as a refused wasm instantiation) only to console.
+            var log = (booting?.GetProperty("log") as ScriptObject)?.InvokeAsFunction() as string;
+            var reason = deadline.IsCancellationRequested ? $"Pyodide did not start within {BootTimeout.TotalSeconds} s" : ErrorText.Shorten(e.Message);
+            throw new SandboxStartException(string.IsNullOrEmpty(log) ? reason : $"{reason}; Pyodide said: {ErrorText.Shorten(log)}", e);
+        }
+        catch
+        {
+            self?.Dispose();
+            throw;
+        }
+        finally
+        {
+            bridge.Close();
+        }
+    }
+
+    private ScriptObject InvokeBootstrap(AssetStore assets, AssetBridge bridge, SandboxOptions options, BootMode mode)
     {
         _engine.DocumentSettings.Loader = new LockedModuleLoader(assets, AssetPrefix);
         _engine.DocumentSettings.AccessFlags = DocumentAccessFlags.None;
@@ -150,27 +214,7 @@ internal sealed partial class PyodideEngine : IDisposable
         config.SetProperty("restoreSnapshot", mode == BootMode.Restore);
 
         var boot = (ScriptObject)_engine.Evaluate(new DocumentInfo("pyodide-embedded-bootstrap.js"), s_bootstrapSource);
-        var booting = (ScriptObject)boot.InvokeAsFunction(bridge, new EntropyBridge(), config);
-        var started = (Task<object>)booting.GetProperty("started");
-        try
-        {
-            // The task completes inside ClearScript's promise callback, on a thread that holds this
-            // isolate. Continuing there (and so starting or disposing other isolates from inside
-            // this one's callback) aborted the process in V8 under load ("Cannot create a handle
-            // without a HandleScope"): always continue on another thread.
-            return (ScriptObject)await started.WaitAsync(BootTimeout, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
-        }
-        catch (Exception e) when (e is TimeoutException or ScriptEngineException)
-        {
-            // Pyodide reports some failures (such as a refused wasm instantiation) only to console.
-            var log = ((ScriptObject)booting.GetProperty("log")).InvokeAsFunction() as string;
-            var reason = e is TimeoutException ? $"Pyodide did not start within {BootTimeout.TotalSeconds} s" : ErrorText.Shorten(e.Message);
-            throw new SandboxStartException(string.IsNullOrEmpty(log) ? reason : $"{reason}; Pyodide said: {ErrorText.Shorten(log)}", e);
-        }
-        finally
-        {
-            bridge.Close();
-        }
+        return (ScriptObject)boot.InvokeAsFunction(bridge, new EntropyBridge(), config);
     }
 
     private void Attach(ScriptObject api)
@@ -185,15 +229,13 @@ internal sealed partial class PyodideEngine : IDisposable
         // thread interrupts a Pyodide worker; here the host plays the main thread.
         _interruptFlag = _interruptBuffer.InvokeWithDirectAccess(static pointer => pointer);
         AttachIo(api);
-
-
     }
 
     /// <summary>
     /// One trivial run, on the thread that will make the real ones: the first call from a thread
     /// into an isolate and the first run of the runner's path cost milliseconds, paid here at start.
     /// </summary>
-    public void WarmUp() => _dispatch!.InvokeAsFunction(RunOp, "None");
+    private void WarmUp() => _dispatch!.InvokeAsFunction(RunOp, "None");
 
     /// <summary>
     /// Runs code to completion and returns the JSON envelope built by Bootstrap.js; or null when

@@ -74,7 +74,7 @@ public class ColdStartBenchmark
 /// Taking a ready sandbox from a <see cref="SandboxPool"/> and getting the first <c>4 + 5</c> back: what a
 /// request pays when the pool has a sandbox waiting (the pool refills between iterations, unmeasured).
 /// </summary>
-[SlowJob]
+[PerCallJob]
 public class PoolTakeBenchmark
 {
     private SandboxPool _pool = null!;

@@ -24,6 +24,17 @@ public sealed class SlowJobAttribute() : JobConfigBaseAttribute(
         .WithInvocationCount(1)
         .WithUnrollFactor(1));
 
+/// <summary>For millisecond operations that need a set-up before each call: one call per iteration, many iterations.</summary>
+[AttributeUsage(AttributeTargets.Class)]
+public sealed class PerCallJobAttribute() : JobConfigBaseAttribute(
+    Job.Default
+        .WithStrategy(RunStrategy.Monitoring)
+        .WithLaunchCount(1)
+        .WithWarmupCount(2)
+        .WithIterationCount(BenchMode.Quick ? 20 : 50)
+        .WithInvocationCount(1)
+        .WithUnrollFactor(1));
+
 /// <summary>For microsecond operations: BenchmarkDotNet's usual pilot and many iterations.</summary>
 [AttributeUsage(AttributeTargets.Class)]
 public sealed class FastJobAttribute() : JobConfigBaseAttribute(

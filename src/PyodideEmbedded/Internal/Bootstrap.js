@@ -249,6 +249,10 @@
       _makeSnapshot: !!config.makeSnapshot,
       _loadSnapshot: image,
     });
+    // Pyodide instantiates its wasm module with the asynchronous API, whose result arrives as a V8
+    // task that ClearScript runs on the .NET thread pool, and the rest of the boot with it. With the
+    // bytes in hand, the synchronous API does the same work at once, so the whole boot finishes
+    // inside the host's one call, on the sandbox's own thread (V8 reuses the compiled module).
     const wasm = g.WebAssembly;
     const hostInstantiate = wasm.instantiate;
     wasm.instantiate = function instantiate(source, imports) {

@@ -159,6 +159,34 @@ public sealed class GlobalsJsonTests
     }
 
     [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Serialize_DeeplyNestedJsonNode_IsRefusedWithTheDepthLimit(bool objects)
+    {
+        JsonNode deep = new JsonArray();
+        for (var i = 0; i < 200; i++)
+        {
+            deep = objects ? new JsonObject { ["k"] = deep } : new JsonArray(deep);
+        }
+
+        var e = Assert.Throws<ArgumentException>(() => Json(deep, "deep"));
+
+        Assert.Contains("'deep' nests deeper than 64 levels", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Serialize_JsonNodeAtTheDepthLimit_IsAccepted()
+    {
+        JsonNode deep = new JsonArray();
+        for (var i = 0; i < GlobalsJson.MaxDepth - 1; i++)
+        {
+            deep = new JsonArray(deep);
+        }
+
+        Assert.StartsWith("{\"ok\":[[[", Json(deep, "ok"), StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("__builtins__")]
     [InlineData("__name__")]
     [InlineData("__x")]

@@ -280,7 +280,7 @@ internal static class GlobalsJson
             foreach (var (key, item) in obj)
             {
                 WriteKey(key);
-                if (!(item is null ? WriteNull() : WriteNode(item, depth + 1)))
+                if (!Write(item, depth + 1))
                 {
                     return false;
                 }
@@ -295,8 +295,7 @@ internal static class GlobalsJson
             writer.WriteStartArray();
             foreach (var item in items)
             {
-                var written = item is JsonNode node ? WriteNode(node, depth + 1) : Write(item, depth + 1);
-                if (!written)
+                if (!Write(item, depth + 1))
                 {
                     return false;
                 }
@@ -304,12 +303,6 @@ internal static class GlobalsJson
 
             writer.WriteEndArray();
             return Size <= maxBytes;
-        }
-
-        private bool WriteNull()
-        {
-            writer.WriteNullValue();
-            return true;
         }
 
         private void WriteKey(string key)

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using Microsoft.ClearScript;
 using PyodideEmbedded.Internal;
 
@@ -129,34 +128,12 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
     {
         ArgumentNullException.ThrowIfNull(code);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        var codeBytes = Encoding.UTF8.GetByteCount(code);
-        var prepared = inputs is null ? null : PreparedInputs.Create(inputs, Math.Max(0, _options.MaxCodeBytes - codeBytes));
-        if (codeBytes > _options.MaxCodeBytes)
-        {
-            return new SandboxResult
-            {
-                Error = PythonError.FromLimit("CodeTooLargeError", $"the code is {codeBytes} bytes, more than the limit of {_options.MaxCodeBytes} bytes"),
-            };
-        }
-
-        if (prepared is not null && codeBytes + prepared.GlobalsBytes > _options.MaxCodeBytes)
-        {
-            return new SandboxResult
-            {
-                Error = PythonError.FromLimit("CodeTooLargeError", $"the code and its globals (as JSON) take more than the limit of {_options.MaxCodeBytes} bytes"),
-            };
-        }
-
-        if (prepared is not null && prepared.FileBytes > _options.MaxFileBytes)
-        {
-            return new SandboxResult
-            {
-                Error = PythonError.FromLimit("FilesTooLargeError", $"the files are {prepared.FileBytes} bytes, more than the limit of {_options.MaxFileBytes} bytes"),
-            };
-        }
-
-        return await ExclusiveAsync(() => RunExclusiveAsync(code, prepared, cancellationToken), cancellationToken).ConfigureAwait(false);
+        return await RunAsync(PreparedRun.Create(code, inputs, _options), cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>Runs code whose inputs were already checked against this sandbox's options (a pool checks them first).</summary>
+    internal async Task<SandboxResult> RunAsync(PreparedRun run, CancellationToken cancellationToken) =>
+        run.Refused ?? await ExclusiveAsync(() => RunExclusiveAsync(run.Code, run.Inputs, cancellationToken), cancellationToken).ConfigureAwait(false);
 
     /// <summary>Runs work as the sandbox's only call in progress; refuses once it is disposed or faulted.</summary>
     private async Task<T> ExclusiveAsync<T>(Func<Task<T>> work, CancellationToken cancellationToken)

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using PyodideEmbedded.Internal;
 
 namespace PyodideEmbedded;
 
@@ -106,10 +107,16 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
     {
         ArgumentNullException.ThrowIfNull(code);
         using var operation = BeginOperation();
+        var run = PreparedRun.Create(code, inputs, _options.Sandbox);
+        if (run.Refused is { } refused)
+        {
+            return refused;
+        }
+
         var sandbox = await AcquireAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return await sandbox.RunAsync(code, inputs, cancellationToken).ConfigureAwait(false);
+            return await sandbox.RunAsync(run, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -149,6 +156,12 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
         ArgumentException.ThrowIfNullOrEmpty(sessionId);
         ArgumentNullException.ThrowIfNull(code);
         using var operation = BeginOperation();
+        var run = PreparedRun.Create(code, inputs, _options.Sandbox);
+        if (run.Refused is { } refused)
+        {
+            return refused;
+        }
+
         while (true)
         {
             var session = await OpenSessionAsync(sessionId, cancellationToken).ConfigureAwait(false);
@@ -159,7 +172,7 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
 
             try
             {
-                var result = await session.Sandbox.RunAsync(code, inputs, cancellationToken).ConfigureAwait(false);
+                var result = await session.Sandbox.RunAsync(run, cancellationToken).ConfigureAwait(false);
                 if (session.Sandbox.IsFaulted)
                 {
                     EndSession(sessionId, session);

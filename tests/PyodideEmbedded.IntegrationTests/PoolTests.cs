@@ -103,6 +103,26 @@ public sealed class PoolTests
     }
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task BadInput_IsRefusedWithoutUsingUpAReadySandbox()
+    {
+        // One slot: a sandbox used up on bad input would leave none ready for ~0.5 s (a refill).
+        await using var pool = new SandboxPool(Options(minReady: 1, max: 1) with { Sandbox = TestOptions.Default with { MaxCodeBytes = 1024 } });
+        await pool.WarmUpAsync();
+        var badGlobal = new RunInputs { Globals = new Dictionary<string, object?> { ["__builtins__"] = 1 } };
+
+        await Assert.ThrowsAsync<ArgumentException>(() => pool.RunAsync("x", badGlobal));
+        await Assert.ThrowsAsync<ArgumentException>(() => pool.RunInSessionAsync("s", "x", badGlobal));
+        var tooLarge = await pool.RunAsync(new string('#', 2000));
+        var tooLargeInSession = await pool.RunInSessionAsync("s", new string('#', 2000));
+
+        Assert.Equal("CodeTooLargeError", tooLarge.Error?.TypeName);
+        Assert.Equal("CodeTooLargeError", tooLargeInSession.Error?.TypeName);
+        Assert.Equal(1, pool.ReadyCount);
+        Assert.Equal(0, pool.SessionCount);
+        Assert.Equal(9, (await pool.RunAsync("4 + 5")).Value!.Value.GetInt32());
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
     public async Task AtMaxSandboxes_CallersWaitForAFreedOne()
     {
         await using var pool = new SandboxPool(Options(minReady: 0, max: 1));

@@ -1,0 +1,39 @@
+using System.Text;
+
+namespace PyodideEmbedded.Internal;
+
+/// <summary>
+/// A run's code and inputs, checked against the sandbox options before any sandbox is involved, so
+/// that a pool refuses bad input without using up a ready sandbox on it.
+/// </summary>
+internal sealed class PreparedRun
+{
+    private PreparedRun(string code, PreparedInputs? inputs, SandboxResult? refused)
+    {
+        Code = code;
+        Inputs = inputs;
+        Refused = refused;
+    }
+
+    public string Code { get; }
+
+    public PreparedInputs? Inputs { get; }
+
+    /// <summary>The answer when the run is over a size limit and must not start; else null.</summary>
+    public SandboxResult? Refused { get; }
+
+    /// <exception cref="ArgumentException">A global's name or value, or a file path, is not allowed.</exception>
+    public static PreparedRun Create(string code, RunInputs? inputs, SandboxOptions options)
+    {
+        var codeBytes = Encoding.UTF8.GetByteCount(code);
+        var prepared = inputs is null ? null : PreparedInputs.Create(inputs, Math.Max(0, options.MaxCodeBytes - codeBytes));
+        var refusal = codeBytes > options.MaxCodeBytes
+            ? PythonError.FromLimit("CodeTooLargeError", $"the code is {codeBytes} bytes, more than the limit of {options.MaxCodeBytes} bytes")
+            : prepared is not null && codeBytes + prepared.GlobalsBytes > options.MaxCodeBytes
+            ? PythonError.FromLimit("CodeTooLargeError", $"the code and its globals (as JSON) take more than the limit of {options.MaxCodeBytes} bytes")
+            : prepared is not null && prepared.FileBytes > options.MaxFileBytes
+            ? PythonError.FromLimit("FilesTooLargeError", $"the files are {prepared.FileBytes} bytes, more than the limit of {options.MaxFileBytes} bytes")
+            : null;
+        return new PreparedRun(code, prepared, refusal is null ? null : new SandboxResult { Error = refusal });
+    }
+}

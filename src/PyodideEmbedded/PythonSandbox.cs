@@ -29,8 +29,13 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
     // Installed packages (normalized name -> wheel file); touched only while holding _gate.
     private readonly Dictionary<string, string> _installed = new(StringComparer.Ordinal);
 
+    private readonly TaskCompletionSource _firstCallEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     /// <summary>Called once when the sandbox is disposed (a pool frees its slot).</summary>
     internal Action? Released { get; set; }
+
+    /// <summary>Completes when the first run (or install) ends, or at disposal: a pool refills after it.</summary>
+    internal Task FirstCallEnded => _firstCallEnded.Task;
 
     private PythonSandbox(SandboxOptions options, PyodideEngine engine, EngineThread thread)
     {
@@ -152,6 +157,7 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         finally
         {
             _gate.Release();
+            _firstCallEnded.TrySetResult();
         }
     }
 
@@ -557,6 +563,7 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         }
 
         _gate.Dispose();
+        _firstCallEnded.TrySetResult();
         Released?.Invoke();
     }
 }

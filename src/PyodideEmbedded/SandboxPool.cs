@@ -13,6 +13,8 @@ namespace PyodideEmbedded;
 /// <remarks>
 /// <para>Thread-safe. The pool starts sandboxes in the background, one at a time, to keep
 /// <see cref="SandboxPoolOptions.MinReady"/> of them waiting; a sandbox that faults is discarded, never reused.
+/// The refill that taking a sandbox sets off waits until that sandbox's first run ends (at most 250 ms), so
+/// that the start does not compete with the run for the CPU.
 /// A caller who finds none ready starts one itself, or waits while <see cref="SandboxPoolOptions.MaxSandboxes"/>
 /// are alive.</para>
 /// <para>Disposing the pool refuses new calls, waits for the calls in progress, then disposes the ready and
@@ -21,6 +23,8 @@ namespace PyodideEmbedded;
 public sealed class SandboxPool : IAsyncDisposable, IDisposable
 {
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
+    // Longest a refill waits for the first run of the sandbox whose take triggered it.
+    private static readonly TimeSpan MaxRefillDeferral = TimeSpan.FromMilliseconds(250);
 
     private readonly SandboxPoolOptions _options;
     private readonly ConcurrentQueue<PythonSandbox> _ready = new();
@@ -32,6 +36,7 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task _filler;
     private TaskCompletionSource _changed = NewSignal();
+    private Task? _refillAfter;
     private Exception? _lastStartFailure;
     private int _operations;
     private int _disposed;
@@ -229,7 +234,9 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
             var changed = Volatile.Read(ref _changed).Task;
             if (_ready.TryDequeue(out var sandbox))
             {
-                RequestFill();
+                // Starting a sandbox takes a core for ~0.5 s; started now, it would slow the first
+                // run of the one just taken, which is what the caller is waiting for.
+                RequestFill(after: sandbox.FirstCallEnded);
                 if (!sandbox.IsFaulted)
                 {
                     return sandbox;
@@ -342,6 +349,11 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
             {
                 try
                 {
+                    if (Interlocked.Exchange(ref _refillAfter, null) is { } after)
+                    {
+                        await Task.WhenAny(after, Task.Delay(MaxRefillDeferral, _disposing.Token)).ConfigureAwait(false);
+                    }
+
                     _ready.Enqueue(await StartSandboxAsync(_disposing.Token).ConfigureAwait(false));
                     failures = 0;
                     Volatile.Write(ref _lastStartFailure, null);
@@ -377,8 +389,9 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
         }
     }
 
-    private void RequestFill()
+    private void RequestFill(Task? after = null)
     {
+        Volatile.Write(ref _refillAfter, after);
         if (_fillRequested.CurrentCount == 0)
         {
             try

@@ -13,25 +13,17 @@ internal static class BenchMode
     public static bool Quick => Environment.GetEnvironmentVariable(QuickVariable) == "1";
 }
 
-/// <summary>For operations that take 100 ms or more: each iteration is one call, measured as it is.</summary>
+/// <summary>
+/// One call per iteration, measured as it is: for operations that take 100 ms or more, and for
+/// millisecond ones that need a set-up before each call (those ask for more iterations).
+/// </summary>
 [AttributeUsage(AttributeTargets.Class)]
-public sealed class SlowJobAttribute() : JobConfigBaseAttribute(
+public sealed class SlowJobAttribute(int quickIterations = 3, int iterations = 10) : JobConfigBaseAttribute(
     Job.Default
         .WithStrategy(RunStrategy.Monitoring)
         .WithLaunchCount(1)
         .WithWarmupCount(1)
-        .WithIterationCount(BenchMode.Quick ? 3 : 10)
-        .WithInvocationCount(1)
-        .WithUnrollFactor(1));
-
-/// <summary>For millisecond operations that need a set-up before each call: one call per iteration, many iterations.</summary>
-[AttributeUsage(AttributeTargets.Class)]
-public sealed class PerCallJobAttribute() : JobConfigBaseAttribute(
-    Job.Default
-        .WithStrategy(RunStrategy.Monitoring)
-        .WithLaunchCount(1)
-        .WithWarmupCount(2)
-        .WithIterationCount(BenchMode.Quick ? 20 : 50)
+        .WithIterationCount(BenchMode.Quick ? quickIterations : iterations)
         .WithInvocationCount(1)
         .WithUnrollFactor(1));
 

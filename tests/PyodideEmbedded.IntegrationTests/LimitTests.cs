@@ -42,6 +42,43 @@ public sealed class LimitTests
     }
 
     [Theory(Timeout = TestOptions.TestTimeoutMs)]
+    [InlineData("setprofile", "KeyboardInterrupt")]
+    [InlineData("setprofile", "ValueError('from the hook')")]
+    [InlineData("settrace", "KeyboardInterrupt")]
+    public async Task RunAsync_HookRaisingInsideTheRunner_FailsTheRunOnly(string setter, string raised)
+    {
+        // A trace or profile function left by user code runs in the runner's own code after the user's
+        // code ends, outside its try (the runner functions named here): the exception used to reach
+        // the host, which discarded the sandbox. A stop landing at that moment takes the same path.
+        await using var sandbox = await PythonSandbox.CreateAsync(Options);
+        var code = "import sys\n"
+            + "def hook(frame, event, arg):\n"
+            + "    if frame.f_code.co_name in ('drop_hooks', '_flush_streams', '_envelope'):\n"
+            + $"        raise {raised}\n"
+            + "    return hook\n"
+            + $"sys.{setter}(hook)\n"
+            + "1";
+
+        var result = await sandbox.RunAsync(code);
+
+        Assert.False(result.SandboxLost, result.Error?.Summary);
+        Assert.Equal(raised.StartsWith("ValueError", StringComparison.Ordinal) ? "ValueError" : "KeyboardInterrupt", result.Error?.TypeName);
+        Assert.Equal(9, (await sandbox.RunAsync("4 + 5")).Value!.Value.GetInt32());
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task RunAsync_TraceAndProfileFunctions_LastUntilTheRunEnds()
+    {
+        await using var sandbox = await PythonSandbox.CreateAsync(Options);
+
+        var set = await sandbox.RunAsync("import sys\nsys.settrace(lambda *a: None)\nsys.setprofile(lambda *a: None)\n[sys.gettrace() is None, sys.getprofile() is None]");
+        var next = await sandbox.RunAsync("import sys\n[sys.gettrace() is None, sys.getprofile() is None]");
+
+        Assert.Equal([false, false], set.Value!.Value.EnumerateArray().Select(v => v.GetBoolean()));
+        Assert.Equal([true, true], next.Value!.Value.EnumerateArray().Select(v => v.GetBoolean()));
+    }
+
+    [Theory(Timeout = TestOptions.TestTimeoutMs)]
     [InlineData("while True: pass")]
     [InlineData("sum(range(10**12))")]
     [InlineData("10**10**8")]

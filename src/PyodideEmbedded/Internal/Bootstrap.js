@@ -437,6 +437,7 @@
     const pyPrepare = runnerNamespace.get('prepare');
     const pyRunSync = runnerNamespace.get('run_sync');
     const pyRunAsync = runnerNamespace.get('run_async');
+    const pyDropHooks = runnerNamespace.get('drop_hooks');
     runnerNamespace.get('start')(config.maxOutputBytes, !!config.allowJsInterop);
 
     // Boot is done: nothing may read assets any more.
@@ -451,17 +452,43 @@
         + ',"stderr":' + stringify(stderr.text()) + ',"stderrTruncated":' + stderr.truncated + '}';
     }
 
+    // An exception that escapes the runner's own code: a stop that landed just after the user's code
+    // ended, or a trace or profile function that code left to raise inside the runner. Python itself
+    // is intact, so the run is reported as failed with that exception, once the hooks are dropped;
+    // if they cannot be (a hook that keeps raising), the error goes on to the host, which discards
+    // the sandbox.
+    function runnerFailed(e) {
+      pyDropHooks();
+      const type = typeof e?.type === 'string' ? e.type : 'RuntimeError';
+      // Pyodide's message is the whole traceback, through the runner's frames: keep its last line.
+      const lines = String(e?.message ?? e).trim().split('\n');
+      const line = lines[lines.length - 1] || type;
+      const message = line.startsWith(type + ': ') ? line.slice(type.length + 2) : '';
+      return envelope('{"value":null,"repr":false,"truncated":false,"error":'
+        + stringify({ type, message, line, traceback: line + '\n' }) + '}');
+    }
+
     // Returns the result envelope, or null when the code awaits: the host then calls poll().
     let pending = null;
     function run(code) {
       stdout.reset();
       stderr.reset();
-      if (!pyPrepare(code)) return envelope(pyRunSync());
+      try {
+        if (!pyPrepare(code)) return envelope(pyRunSync());
+      } catch (e) {
+        return runnerFailed(e);
+      }
       pending = { done: null };
       const current = pending;
       Promise.resolve(pyRunAsync()).then(
         (result) => { current.done = envelope(result); },
-        (e) => { current.done = envelope('{"value":null,"repr":false,"truncated":false,"error":' + stringify({ type: 'RuntimeError', message: String(e), line: 'RuntimeError: ' + String(e), traceback: '' }) + '}'); });
+        (e) => {
+          try {
+            current.done = runnerFailed(e);
+          } catch {
+            current.done = 'the runner failed'; // not an envelope: the host discards the sandbox
+          }
+        });
       return null;
     }
     // Drives an awaiting run: returns its envelope when done, else ms until the next timer (-1: none).

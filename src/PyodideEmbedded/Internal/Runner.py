@@ -151,6 +151,13 @@ def _execute(code_object):
     return eval(code_object, _user_globals)
 
 
+def drop_hooks():
+    """A trace or profile function set by the user's code lasts until its run ends: left in place,
+    it would run inside the runner's own code, see its frames, and could raise there."""
+    sys.setprofile(None)
+    sys.settrace(None)
+
+
 def _flush_streams():
     # User code may have replaced sys.stdout/stderr: put the real streams back, and flush what
     # print() buffered into this run's output.
@@ -210,6 +217,7 @@ def run_sync():
     except BaseException as e:  # SystemExit and KeyboardInterrupt end the run, not the sandbox
         error = _describe(e)
     finally:
+        drop_hooks()
         _flush_streams()
     return _envelope(value, error)
 
@@ -229,6 +237,7 @@ async def run_async():
     except BaseException as e:
         error = _describe(e)
     finally:
+        drop_hooks()
         _flush_streams()
     return _envelope(value, error)
 

@@ -53,15 +53,17 @@ public sealed class LimitTests
         await using var sandbox = await PythonSandbox.CreateAsync(Options);
         var code = "import sys\n"
             + "def hook(frame, event, arg):\n"
-            + "    if frame.f_code.co_name in ('drop_hooks', '_flush_streams', '_envelope'):\n"
+            + "    if frame.f_code.co_name in ('end_run', '_flush_streams', '_envelope'):\n"
             + $"        raise {raised}\n"
             + "    return hook\n"
             + $"sys.{setter}(hook)\n"
+            + "print('printed before', end='')\n"
             + "1";
 
         var result = await sandbox.RunAsync(code);
 
         Assert.False(result.SandboxLost, result.Error?.Summary);
+        Assert.Equal("printed before", result.Stdout);
         Assert.Equal(raised.StartsWith("ValueError", StringComparison.Ordinal) ? "ValueError" : "KeyboardInterrupt", result.Error?.TypeName);
         Assert.Equal(9, (await sandbox.RunAsync("4 + 5")).Value!.Value.GetInt32());
     }

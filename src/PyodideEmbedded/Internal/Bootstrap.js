@@ -437,7 +437,7 @@
     const pyPrepare = runnerNamespace.get('prepare');
     const pyRunSync = runnerNamespace.get('run_sync');
     const pyRunAsync = runnerNamespace.get('run_async');
-    const pyDropHooks = runnerNamespace.get('drop_hooks');
+    const pyEndRun = runnerNamespace.get('end_run');
     runnerNamespace.get('start')(config.maxOutputBytes, !!config.allowJsInterop);
 
     // Boot is done: nothing may read assets any more.
@@ -454,11 +454,11 @@
 
     // An exception that escapes the runner's own code: a stop that landed just after the user's code
     // ended, or a trace or profile function that code left to raise inside the runner. Python itself
-    // is intact, so the run is reported as failed with that exception, once the hooks are dropped;
-    // if they cannot be (a hook that keeps raising), the error goes on to the host, which discards
-    // the sandbox.
+    // is intact, so the run is reported as failed with that exception once the run's end is done
+    // again (hooks dropped, output flushed); if even that fails, the error goes on to the host, which
+    // discards the sandbox.
     function runnerFailed(e) {
-      pyDropHooks();
+      pyEndRun();
       const type = typeof e?.type === 'string' ? e.type : 'RuntimeError';
       // Pyodide's message is the whole traceback, through the runner's frames: keep its last line.
       const lines = String(e?.message ?? e).trim().split('\n');

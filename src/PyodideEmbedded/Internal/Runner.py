@@ -151,11 +151,12 @@ def _execute(code_object):
     return eval(code_object, _user_globals)
 
 
-def drop_hooks():
-    """A trace or profile function set by the user's code lasts until its run ends: left in place,
-    it would run inside the runner's own code, see its frames, and could raise there."""
+def end_run():
+    """Drops a trace or profile function that the user's code set (left in place, it would run inside
+    the runner's own code, see its frames, and could raise there), then flushes the run's output."""
     sys.setprofile(None)
     sys.settrace(None)
+    _flush_streams()
 
 
 def _flush_streams():
@@ -217,8 +218,7 @@ def run_sync():
     except BaseException as e:  # SystemExit and KeyboardInterrupt end the run, not the sandbox
         error = _describe(e)
     finally:
-        drop_hooks()
-        _flush_streams()
+        end_run()
     return _envelope(value, error)
 
 
@@ -237,8 +237,7 @@ async def run_async():
     except BaseException as e:
         error = _describe(e)
     finally:
-        drop_hooks()
-        _flush_streams()
+        end_run()
     return _envelope(value, error)
 
 

@@ -1,11 +1,12 @@
 using System.Buffers;
-using System.Text;
 
 namespace PyodideEmbedded.Cli;
 
 /// <summary>
-/// Reads UTF-8 lines from a stream, never holding more than a fixed number of bytes: a longer line is
-/// skipped up to its newline and reported as too long, so an endless line cannot exhaust memory.
+/// Reads lines of bytes from a stream, never holding more than a fixed number of bytes: a longer line is
+/// skipped up to its newline and reported as too long, so an endless line cannot exhaust memory. Lines
+/// end at LF; a CR before it is dropped, and so is a UTF-8 byte-order mark at the start of the stream.
+/// The bytes are handed on undecoded: the request parser checks their UTF-8.
 /// </summary>
 internal sealed class BoundedLineReader(Stream input, int maxLineBytes)
 {
@@ -14,8 +15,13 @@ internal sealed class BoundedLineReader(Stream input, int maxLineBytes)
     private int _start;
     private int _end;
     private bool _eof;
+    private bool _atStart = true;
 
-    internal readonly record struct Line(string Text, bool TooLong);
+    internal readonly record struct Line(ReadOnlyMemory<byte> Bytes, bool TooLong)
+    {
+        /// <summary>Empty or only JSON whitespace: such a line gets no reply.</summary>
+        public bool IsBlank => !TooLong && Bytes.Span.Trim(" \t\r"u8).IsEmpty;
+    }
 
     public async Task<Line?> ReadLineAsync(CancellationToken cancellationToken)
     {
@@ -64,17 +70,24 @@ internal sealed class BoundedLineReader(Stream input, int maxLineBytes)
 
     private Line Finish(bool tooLong)
     {
+        var first = _atStart;
+        _atStart = false;
         if (tooLong)
         {
-            return new Line("", true);
+            return new Line(ReadOnlyMemory<byte>.Empty, true);
         }
 
         var bytes = _line.WrittenSpan;
+        if (first && bytes.StartsWith("\uFEFF"u8))
+        {
+            bytes = bytes[3..];
+        }
+
         if (bytes.Length > 0 && bytes[^1] == '\r')
         {
             bytes = bytes[..^1];
         }
 
-        return new Line(Encoding.UTF8.GetString(bytes), false);
+        return new Line(bytes.ToArray(), false);
     }
 }

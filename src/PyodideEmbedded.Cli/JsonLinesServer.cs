@@ -9,7 +9,7 @@ namespace PyodideEmbedded.Cli;
 /// exactly one reply object per line out, in order. Only this class writes to the output stream, and
 /// it writes only replies it serialised itself, so nothing the Python code prints can forge a line.
 /// </summary>
-internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox>> createSandbox, TextWriter diagnostics)
+internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox>> createSandbox, TimeSpan maxTimeout, TextWriter diagnostics)
 {
     private static readonly JsonWriterOptions s_writerOptions = new()
     {
@@ -18,7 +18,13 @@ internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    /// <summary>Serves until end of input or a <c>{"shutdown": true}</c> request.</summary>
+    /// <summary>The <c>error_type</c> of a request line that was refused unread.</summary>
+    public const string InvalidRequest = "InvalidRequest";
+
+    /// <summary>
+    /// Serves until end of input or a <c>{"shutdown": true}</c> request. Every non-blank line gets exactly one
+    /// reply, in order; nothing that one line holds or causes ends the loop.
+    /// </summary>
     /// <param name="sandbox">The sandbox to start with (the server owns and disposes it), or null to start one on the first request.</param>
     public async Task RunAsync(PythonSandbox? sandbox, Stream input, Stream output, int maxLineBytes, CancellationToken cancellationToken)
     {
@@ -27,58 +33,69 @@ internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox
         {
             while (await lines.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
             {
-                if (line.TooLong)
-                {
-                    await WriteAsync(output, w => w.WriteString("error", $"Invalid JSON input: the request line exceeds {maxLineBytes} bytes"), cancellationToken).ConfigureAwait(false);
-                    continue;
-                }
-
-                if (string.IsNullOrWhiteSpace(line.Text))
+                if (line.IsBlank)
                 {
                     continue;
                 }
 
-                var request = Parse(line.Text, out var parseError);
-                if (request is null)
+                JsonElement? id = null;
+                Action<Utf8JsonWriter> reply;
+                try
                 {
-                    await WriteAsync(output, w => w.WriteString("error", parseError), cancellationToken).ConfigureAwait(false);
-                    continue;
-                }
-
-                using (request)
-                {
-                    var root = request.RootElement;
-                    if (root.TryGetProperty("shutdown", out var shutdown) && shutdown.ValueKind == JsonValueKind.True)
+                    if (line.TooLong)
+                    {
+                        reply = Refusal($"the request line exceeds {maxLineBytes} bytes");
+                    }
+                    else if (!ServeRequest.TryParse(line.Bytes, maxTimeout, out var request, out var problem, out id))
+                    {
+                        reply = Refusal(problem);
+                    }
+                    else if (request.Shutdown)
                     {
                         return;
                     }
-
-                    if (!root.TryGetProperty("code", out var codeElement) || codeElement.ValueKind != JsonValueKind.String)
+                    else
                     {
-                        await WriteAsync(output, w => w.WriteString("error", "Input has no \"code\" string"), cancellationToken).ConfigureAwait(false);
-                        continue;
+                        (reply, sandbox) = await ExecuteAsync(sandbox, request.Code, request.Inputs, cancellationToken).ConfigureAwait(false);
                     }
-
-                    if (!RequestInputs.TryRead(root, out var inputs, out var inputError))
-                    {
-                        await WriteAsync(output, w => w.WriteString("error", inputError), cancellationToken).ConfigureAwait(false);
-                        continue;
-                    }
-
-                    var (reply, replacedSandbox) = await ExecuteAsync(sandbox, codeElement.GetString()!, inputs, cancellationToken).ConfigureAwait(false);
-                    sandbox = replacedSandbox;
-                    await WriteAsync(output, reply, cancellationToken).ConfigureAwait(false);
                 }
+                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    // A fault in the handling of one line costs that line's answer, never the server.
+                    await diagnostics.WriteLineAsync($"pyodide-sandbox: a request failed in the server ({e.GetType().Name}); the sandbox was discarded").ConfigureAwait(false);
+                    sandbox = await DiscardAsync(sandbox).ConfigureAwait(false);
+                    reply = static w =>
+                    {
+                        w.WriteString("error", "SandboxError: the server failed to handle the request; the sandbox was discarded");
+                        w.WriteString("error_type", "SandboxError");
+                        w.WriteBoolean("state_lost", true);
+                    };
+                }
+
+                await WriteAsync(output, id, reply, cancellationToken).ConfigureAwait(false);
             }
         }
         finally
         {
-            if (sandbox is not null)
-            {
-                await sandbox.DisposeAsync().ConfigureAwait(false);
-            }
+            await DiscardAsync(sandbox).ConfigureAwait(false);
         }
     }
+
+    private static async Task<PythonSandbox?> DiscardAsync(PythonSandbox? sandbox)
+    {
+        if (sandbox is not null)
+        {
+            await sandbox.DisposeAsync().ConfigureAwait(false);
+        }
+
+        return null;
+    }
+
+    private static Action<Utf8JsonWriter> Refusal(string problem) => w =>
+    {
+        w.WriteString("error", $"{InvalidRequest}: {problem}");
+        w.WriteString("error_type", InvalidRequest);
+    };
 
     private async Task<(Action<Utf8JsonWriter> Reply, PythonSandbox? Sandbox)> ExecuteAsync(
         PythonSandbox? sandbox, string code, RunInputs? inputs, CancellationToken cancellationToken)
@@ -87,7 +104,7 @@ internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox
         if (sandbox is null || sandbox.IsFaulted)
         {
             stateLost = sandbox is not null;
-            sandbox?.Dispose();
+            await DiscardAsync(sandbox).ConfigureAwait(false);
             try
             {
                 sandbox = await createSandbox(cancellationToken).ConfigureAwait(false);
@@ -95,7 +112,12 @@ internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox
             catch (SandboxException e)
             {
                 await diagnostics.WriteLineAsync($"pyodide-sandbox: could not start a sandbox: {e.Message}").ConfigureAwait(false);
-                return (w => w.WriteString("error", "SandboxError: could not start a sandbox: " + e.Message), null);
+                return (w =>
+                {
+                    w.WriteString("error", "SandboxError: could not start a sandbox: " + e.Message);
+                    w.WriteString("error_type", "SandboxError");
+                    w.WriteBoolean("state_lost", true);
+                }, null);
             }
         }
 
@@ -107,10 +129,10 @@ internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox
         catch (ArgumentException e)
         {
             // A global or a path that is not allowed: refused before anything ran; the sandbox is untouched.
-            var message = "Invalid input: " + e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal);
+            var message = e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal);
             return (w =>
             {
-                w.WriteString("error", message);
+                Refusal(message)(w);
                 if (stateLost)
                 {
                     w.WriteBoolean("state_lost", true);
@@ -122,19 +144,52 @@ internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox
             // Never leave a request unanswered, whatever went wrong: discard the sandbox and say so.
             await diagnostics.WriteLineAsync($"pyodide-sandbox: run failed ({e.GetType().Name}); the sandbox was discarded").ConfigureAwait(false);
             await sandbox.DisposeAsync().ConfigureAwait(false);
-            return (w => { w.WriteString("error", "SandboxError: the run failed and the sandbox was discarded"); w.WriteBoolean("state_lost", true); }, null);
+            return (static w =>
+            {
+                w.WriteString("error", "SandboxError: the run failed and the sandbox was discarded");
+                w.WriteString("error_type", "SandboxError");
+                w.WriteBoolean("state_lost", true);
+            }, null);
         }
 
         if (result.SandboxLost)
         {
+            // Said once, in this reply; the next request gets a fresh sandbox as if it were the first.
             await diagnostics.WriteLineAsync($"pyodide-sandbox: sandbox discarded ({result.Error?.Summary}); the next request gets a fresh one").ConfigureAwait(false);
+            sandbox = await DiscardAsync(sandbox).ConfigureAwait(false);
         }
 
         return (w =>
         {
             WriteResult(w, result, stateLost || result.SandboxLost);
-            RequestInputs.WriteFiles(w, result, inputs?.ReadFiles is not null);
+            WriteFiles(w, result, inputs?.ReadFiles is not null);
         }, sandbox);
+    }
+
+    /// <summary>Adds <c>"files"</c> (when files were asked for) and <c>"file_errors"</c> (when some could not be read).</summary>
+    private static void WriteFiles(Utf8JsonWriter w, SandboxResult result, bool asked)
+    {
+        if (asked)
+        {
+            w.WriteStartObject("files");
+            foreach (var (path, bytes) in result.Files)
+            {
+                w.WriteBase64String(path, bytes.Span);
+            }
+
+            w.WriteEndObject();
+        }
+
+        if (result.FileErrors.Count > 0)
+        {
+            w.WriteStartObject("file_errors");
+            foreach (var (path, reason) in result.FileErrors)
+            {
+                w.WriteString(path, reason);
+            }
+
+            w.WriteEndObject();
+        }
     }
 
     private static void WriteResult(Utf8JsonWriter w, SandboxResult result, bool stateLost)
@@ -186,42 +241,22 @@ internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox
         }
     }
 
-    private static JsonDocument? Parse(string line, out string error)
-    {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(line, new JsonDocumentOptions { MaxDepth = 64 });
-        }
-        catch (JsonException e)
-        {
-            error = "Invalid JSON input: " + e.Message;
-            return null;
-        }
-
-        if (document.RootElement.ValueKind != JsonValueKind.Object)
-        {
-            document.Dispose();
-            error = "Input is not a JSON object";
-            return null;
-        }
-
-        error = "";
-        return document;
-    }
-
-    private static async Task WriteAsync(Stream output, Action<Utf8JsonWriter> writeProperties, CancellationToken cancellationToken)
+    private static async Task WriteAsync(Stream output, JsonElement? id, Action<Utf8JsonWriter> writeProperties, CancellationToken cancellationToken)
     {
         using var buffer = new MemoryStream();
         try
         {
-            Serialize(buffer, writeProperties);
+            Serialize(buffer, id, writeProperties);
         }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException)
         {
             // A reply that cannot be serialised still gets a line: one request, one reply.
             buffer.SetLength(0);
-            Serialize(buffer, w => w.WriteString("error", "SandboxError: the result could not be encoded as JSON"));
+            Serialize(buffer, id, static w =>
+            {
+                w.WriteString("error", "SandboxError: the result could not be encoded as JSON");
+                w.WriteString("error_type", "SandboxError");
+            });
         }
 
         buffer.WriteByte((byte)'\n');
@@ -229,10 +264,16 @@ internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox
         await output.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static void Serialize(MemoryStream buffer, Action<Utf8JsonWriter> writeProperties)
+    private static void Serialize(MemoryStream buffer, JsonElement? id, Action<Utf8JsonWriter> writeProperties)
     {
         using var writer = new Utf8JsonWriter(buffer, s_writerOptions);
         writer.WriteStartObject();
+        if (id is { } requestId)
+        {
+            writer.WritePropertyName("id");
+            requestId.WriteTo(writer);
+        }
+
         writeProperties(writer);
         writer.WriteEndObject();
     }

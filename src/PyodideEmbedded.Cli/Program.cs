@@ -22,6 +22,9 @@ serve.SetAction(async (parse, cancellationToken) =>
         return ExitCodes.Usage;
     }
 
+    // Before any sandbox starts: from here on only the replies reach stdout.
+    await using var replies = ReplyStream.Take(Console.Error);
+
     // The sandbox in use plus its spares; a dead sandbox is replaced by a spare, and the pool
     // starts the next spare in the background.
     var (pool, sandbox, failure) = await StartPoolAsync(options, spareCount, cancellationToken);
@@ -32,13 +35,12 @@ serve.SetAction(async (parse, cancellationToken) =>
 
     await using (pool)
     {
-        var server = new JsonLinesServer(pool.TakeAsync, Console.Error);
+        var server = new JsonLinesServer(pool.TakeAsync, options.Timeout, Console.Error);
         await using var stdin = Console.OpenStandardInput();
-        await using var stdout = Console.OpenStandardOutput();
         // A request line may hold code (and globals) up to the limit, JSON-escaped (up to 6 bytes per byte),
         // files up to theirs in base64 (4 bytes per 3), plus framing.
         var maxLineBytes = (int)Math.Min(int.MaxValue - 64, (long)options.MaxCodeBytes * 6 + (options.MaxFileBytes / 3 * 4) + 65536);
-        await server.RunAsync(sandbox, stdin, stdout, maxLineBytes, cancellationToken);
+        await server.RunAsync(sandbox, stdin, replies, maxLineBytes, cancellationToken);
         return ExitCodes.Success;
     }
 });
@@ -62,6 +64,8 @@ run.SetAction(async (parse, cancellationToken) =>
         return ExitCodes.Usage;
     }
 
+    // Before the sandbox starts: from here on only the result reaches stdout.
+    await using var stdout = new StreamWriter(ReplyStream.Take(Console.Error), new UTF8Encoding(false));
     var (sandbox, failure) = await StartAsync(limits.Read(parse), cancellationToken);
     if (sandbox is null)
     {
@@ -81,7 +85,8 @@ run.SetAction(async (parse, cancellationToken) =>
             return ExitCodes.Usage;
         }
 
-        await RunOutput.WriteAsync(result, parse.GetValue(json), Console.Out, Console.Error);
+        await RunOutput.WriteAsync(result, parse.GetValue(json), stdout, Console.Error);
+        await stdout.FlushAsync(cancellationToken);
         await data.SaveAsync(parse, result, Console.Error, cancellationToken);
         return ExitCodes.For(result);
     }

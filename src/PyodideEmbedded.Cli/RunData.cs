@@ -34,20 +34,12 @@ internal sealed class RunData
         Dictionary<string, object?>? globals = null;
         if (parse.GetValue(_globals) is { } text)
         {
-            try
+            if (!ServeRequest.TryParseGlobals(text, out var parsed, out var problem))
             {
-                using var document = JsonDocument.Parse(text);
-                if (document.RootElement.ValueKind != JsonValueKind.Object)
-                {
-                    return (null, "--globals must be a JSON object");
-                }
+                return (null, "--globals " + problem);
+            }
 
-                globals = RequestInputs.GlobalsFrom(document.RootElement);
-            }
-            catch (JsonException e)
-            {
-                return (null, "--globals is not valid JSON: " + e.Message);
-            }
+            globals = parsed;
         }
 
         Dictionary<string, ReadOnlyMemory<byte>>? files = null;

@@ -138,7 +138,7 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
 
     /// <summary>Runs code whose inputs were already checked against this sandbox's options (a pool checks them first).</summary>
     internal async Task<SandboxResult> RunAsync(PreparedRun run, CancellationToken cancellationToken) =>
-        run.Refused ?? await ExclusiveAsync(() => RunExclusiveAsync(run.Code, run.Inputs, cancellationToken), cancellationToken).ConfigureAwait(false);
+        run.Refused ?? await ExclusiveAsync(() => RunExclusiveAsync(run.Code, run.Inputs, run.Timeout, cancellationToken), cancellationToken).ConfigureAwait(false);
 
     /// <summary>Runs work as the sandbox's only call in progress; refuses once it is disposed or faulted.</summary>
     private async Task<T> ExclusiveAsync<T>(Func<Task<T>> work, CancellationToken cancellationToken)
@@ -161,13 +161,13 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         }
     }
 
-    private async Task<SandboxResult> RunExclusiveAsync(string code, PreparedInputs? inputs, CancellationToken cancellationToken)
+    private async Task<SandboxResult> RunExclusiveAsync(string code, PreparedInputs? inputs, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var (outcome, failure, control) = await OnEngineAsync(stop => RunOnEngine(code, inputs, stop), _options.Timeout, cancellationToken).ConfigureAwait(false);
+        var (outcome, failure, control) = await OnEngineAsync(stop => RunOnEngine(code, inputs, stop), timeout, cancellationToken).ConfigureAwait(false);
         var result = outcome.Refused is { } refused && failure is null
             ? refused with { Elapsed = clock.Elapsed }
-            : Interpret(outcome.Envelope, failure, control, clock.Elapsed);
+            : Interpret(outcome.Envelope, failure, control, timeout, clock.Elapsed);
         if (control.Reason == StopReason.Cancelled)
         {
             throw new OperationCanceledException("The run was cancelled.", failure, cancellationToken);
@@ -175,7 +175,7 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
 
         if (inputs is { ReadFiles.Count: > 0 })
         {
-            result = await ReadBackAsync(result, inputs.ReadFiles, clock, cancellationToken).ConfigureAwait(false);
+            result = await ReadBackAsync(result, inputs.ReadFiles, timeout, clock, cancellationToken).ConfigureAwait(false);
         }
 
         return result;
@@ -215,14 +215,14 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
     // Even a run that used its whole time budget gets this long to have its files read back.
     private static readonly TimeSpan MinReadBackTime = TimeSpan.FromSeconds(1);
 
-    private async Task<SandboxResult> ReadBackAsync(SandboxResult result, IReadOnlyList<string> paths, Stopwatch clock, CancellationToken cancellationToken)
+    private async Task<SandboxResult> ReadBackAsync(SandboxResult result, IReadOnlyList<string> paths, TimeSpan timeout, Stopwatch clock, CancellationToken cancellationToken)
     {
         Dictionary<string, ReadOnlyMemory<byte>>? files = null;
         Dictionary<string, string>? errors = null;
         var unreadReason = "the sandbox was lost before the file could be read";
         if (!IsFaulted)
         {
-            var budget = _options.Timeout - clock.Elapsed;
+            var budget = timeout - clock.Elapsed;
             var (read, failure, control) = await OnEngineAsync(_ => ReadFiles(paths), budget > MinReadBackTime ? budget : MinReadBackTime, cancellationToken).ConfigureAwait(false);
             if (control.Reason == StopReason.Cancelled)
             {
@@ -461,20 +461,25 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         return null;
     }
 
-    private SandboxResult Interpret(string? envelope, Exception? failure, RunControl control, TimeSpan elapsed)
+    private SandboxResult Interpret(string? envelope, Exception? failure, RunControl control, TimeSpan timeout, TimeSpan elapsed)
     {
         if (envelope is not null)
         {
             // The envelope is built inside the sandbox, where hostile code can rewrite anything
             // (JSON.stringify, the runner's own globals): parse it defensively and apply the caps here.
-            if (ResultEnvelope.TryParse(envelope, _options.MaxOutputBytes, out var parsed))
+            if (ResultEnvelope.TryParse(envelope, _options.MaxOutputBytes, out var parsed, out var crashed))
             {
+                if (crashed)
+                {
+                    Fault("the interpreter crashed");
+                }
+
                 var result = parsed with { Elapsed = elapsed, SandboxLost = IsFaulted };
                 // KeyboardInterrupt from our own soft interrupt (time limit, or a stop by disposal) is
                 // not the user's exception; it is reported as the hard-stop path reports it.
                 if (control.Reason != StopReason.None && result.Error?.TypeName == "KeyboardInterrupt")
                 {
-                    result = result with { Error = TimeoutError(result.Error.Traceback), TimedOut = control.Reason == StopReason.Timeout };
+                    result = result with { Error = TimeoutError(timeout, result.Error.Traceback), TimedOut = control.Reason == StopReason.Timeout };
                 }
 
                 return result;
@@ -493,7 +498,7 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         {
             // Without termination this was a run stopped while awaiting: no Python frame was
             // running, so the interpreter is intact.
-            return new SandboxResult { Error = TimeoutError(null), TimedOut = control.Reason == StopReason.Timeout, SandboxLost = IsFaulted, Elapsed = elapsed };
+            return new SandboxResult { Error = TimeoutError(timeout, null), TimedOut = control.Reason == StopReason.Timeout, SandboxLost = IsFaulted, Elapsed = elapsed };
         }
 
         // The engine itself failed (the JavaScript heap limit, or script that broke the runtime):
@@ -506,9 +511,9 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         return new SandboxResult { Error = PythonError.FromLimit(heap ? "MemoryError" : "SandboxError", message), SandboxLost = true, Elapsed = elapsed };
     }
 
-    private PythonError TimeoutError(string? traceback)
+    private static PythonError TimeoutError(TimeSpan timeout, string? traceback)
     {
-        var message = $"execution exceeded the time limit of {_options.Timeout.TotalMilliseconds:0.###} ms";
+        var message = $"execution exceeded the time limit of {timeout.TotalMilliseconds:0.###} ms";
         var error = PythonError.FromLimit("TimeoutError", message);
         return traceback is null ? error : error with { Traceback = traceback.TrimEnd() + "\n\n" + error.Summary + "\n" };
     }

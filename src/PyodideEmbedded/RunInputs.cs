@@ -42,4 +42,10 @@ public sealed record RunInputs
     /// A file that is missing, not a regular file, or past what is left of <see cref="SandboxOptions.MaxFileBytes"/>
     /// is reported in <see cref="SandboxResult.FileErrors"/> instead.</remarks>
     public IReadOnlyList<string>? ReadFiles { get; init; }
+
+    /// <summary>A shorter time limit for this run than the sandbox's <see cref="SandboxOptions.Timeout"/>.</summary>
+    /// <value>Default <see langword="null"/>: the sandbox's limit. Must be positive and at most the sandbox's limit
+    /// (the sandbox's owner sets the ceiling; a caller may only ask for less); otherwise
+    /// <see cref="ArgumentOutOfRangeException"/>.</value>
+    public TimeSpan? Timeout { get; init; }
 }

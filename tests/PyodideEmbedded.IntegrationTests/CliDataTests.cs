@@ -28,15 +28,15 @@ public sealed class CliDataTests
 
     private static readonly (string Request, string Expected)[] s_malformed =
     [
-        ("""{"code": "1", "globals": [1, 2]}""", "Invalid \"globals\""),
-        ("""{"code": "1", "globals": {"__builtins__": {}}}""", "Invalid input: The global name '__builtins__'"),
-        ("""{"code": "1", "files": ["/data/x"]}""", "Invalid \"files\""),
-        ("""{"code": "1", "files": {"/data/x": "not base64!"}}""", "Invalid \"files\": the content of '/data/x'"),
-        ("""{"code": "1", "files": {"/data/x": 12}}""", "Invalid \"files\""),
-        ("""{"code": "1", "files": {"/data/../lib/python3.14/os.py": ""}}""", "Invalid input: The sandbox path '/data/../lib/python3.14/os.py'"),
-        ("""{"code": "1", "read_files": "/out/x"}""", "Invalid \"read_files\""),
-        ("""{"code": "1", "read_files": [1]}""", "Invalid \"read_files\""),
-        ("""{"code": "1", "read_files": ["/proc/self/environ"]}""", "Invalid input: The sandbox path '/proc/self/environ'"),
+        ("""{"code": "1", "globals": [1, 2]}""", "InvalidRequest: \"globals\" must be an object"),
+        ("""{"code": "1", "globals": {"__builtins__": {}}}""", "InvalidRequest: The global name '__builtins__'"),
+        ("""{"code": "1", "files": ["/data/x"]}""", "InvalidRequest: \"files\" must be an object"),
+        ("""{"code": "1", "files": {"/data/x": "not base64!"}}""", "InvalidRequest: \"files\": the content of '/data/x'"),
+        ("""{"code": "1", "files": {"/data/x": 12}}""", "InvalidRequest: \"files\": the content of '/data/x' is not a base64 string"),
+        ("""{"code": "1", "files": {"/data/../lib/python3.14/os.py": ""}}""", "InvalidRequest: The sandbox path '/data/../lib/python3.14/os.py'"),
+        ("""{"code": "1", "read_files": "/out/x"}""", "InvalidRequest: \"read_files\" must be an array"),
+        ("""{"code": "1", "read_files": [1]}""", "InvalidRequest: \"read_files\" must be an array"),
+        ("""{"code": "1", "read_files": ["/proc/self/environ"]}""", "InvalidRequest: The sandbox path '/proc/self/environ'"),
     ];
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]
@@ -50,6 +50,7 @@ public sealed class CliDataTests
             var reply = await cli.RequestAsync(request);
 
             Assert.StartsWith(expected, reply.GetProperty("error").GetString(), StringComparison.Ordinal);
+            Assert.Equal("InvalidRequest", reply.GetProperty("error_type").GetString());
             Assert.False(reply.TryGetProperty("output", out _), request);
         }
 

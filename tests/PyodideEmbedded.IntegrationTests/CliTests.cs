@@ -23,9 +23,10 @@ public sealed class CliTests
         Assert.Equal(9, nine.GetProperty("output").GetInt32());
         Assert.Equal(8, eight.GetProperty("output").GetInt32());
         Assert.Equal("ZeroDivisionError: division by zero", error.GetProperty("error").GetString());
-        Assert.StartsWith("Invalid JSON input: ", invalid.GetProperty("error").GetString(), StringComparison.Ordinal);
-        Assert.Equal("Input is not a JSON object", notObject.GetProperty("error").GetString());
-        Assert.True(noCode.TryGetProperty("error", out _));
+        Assert.StartsWith("InvalidRequest: the line is not valid JSON", invalid.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal("InvalidRequest: a request is a JSON object, not an array", notObject.GetProperty("error").GetString());
+        Assert.Equal("InvalidRequest", notObject.GetProperty("error_type").GetString());
+        Assert.StartsWith("InvalidRequest: unknown field \"cod\"", noCode.GetProperty("error").GetString(), StringComparison.Ordinal);
         Assert.Equal("18446744073709551616", bigInt.GetProperty("output").GetRawText());
         Assert.Equal(JsonValueKind.Null, printed.GetProperty("output").ValueKind);
         Assert.Equal("hi\n", printed.GetProperty("stdout").GetString());

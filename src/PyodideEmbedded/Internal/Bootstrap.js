@@ -23,7 +23,12 @@
   // --- What a bare V8 lacks and Pyodide needs -------------------------------------------------
   // console: Pyodide logs warnings; keep them (bounded) for boot diagnostics, never print them.
   const bootLog = [];
-  const log = (...args) => { if (bootLog.length < 200) bootLog.push(args.map(String).join(' ').slice(0, 2000)); };
+  // Never throws: it logs values that untrusted code made (an error whose toString throws, say).
+  const log = (...args) => {
+    try {
+      if (bootLog.length < 200) bootLog.push(args.map(String).join(' ').slice(0, 2000));
+    } catch { /* unprintable: dropped */ }
+  };
   g.console = { log, info: log, warn: log, error: log, debug: log, trace: log };
 
   class TextEncoder {
@@ -126,15 +131,26 @@
   const now = () => hostPerformance.now();
   g.performance = { now, timeOrigin: hostPerformance.timeOrigin };
   delete g.Performance;
-  // An exception escaping a FinalizationRegistry callback is printed by V8 to the process's stderr.
-  // Pyodide's PyProxy finalizer throws one (NoGilError) in a sandbox stopped mid-run; a library must
-  // not write to its host's stderr, so such exceptions are only logged here.
+  // An exception escaping a FinalizationRegistry callback is printed by V8's default message reporter
+  // on the process's stdout, with text the script chose (a forged reply line, in a JSON-lines server).
+  // Pyodide's own PyProxy finalizer throws one (NoGilError) in a sandbox stopped mid-run. So every
+  // cleanup callback runs inside a catch, and the original constructor is unreachable: the wrapper is a
+  // plain function (a class that `extends` it would hand it out as its prototype), and the original
+  // prototype loses its `constructor`. Nothing else in the realm runs script outside a host call.
   const HostFinalizationRegistry = FinalizationRegistry;
-  g.FinalizationRegistry = class FinalizationRegistry extends HostFinalizationRegistry {
-    constructor(cleanup) {
-      super((held) => { try { cleanup(held); } catch (e) { log('finalizer failed: ' + e); } });
-    }
-  };
+  const hostRegistryPrototype = HostFinalizationRegistry.prototype;
+  const construct = Reflect.construct;
+  function SandboxFinalizationRegistry(cleanup) {
+    if (new.target === undefined) throw new TypeError("Constructor FinalizationRegistry requires 'new'");
+    if (typeof cleanup !== 'function') throw new TypeError('FinalizationRegistry: cleanup must be callable');
+    const guarded = (held) => { try { cleanup(held); } catch { log('a finalizer failed'); } };
+    return construct(HostFinalizationRegistry, [guarded], new.target);
+  }
+  SandboxFinalizationRegistry.prototype = hostRegistryPrototype;
+  delete hostRegistryPrototype.constructor;
+  Object.defineProperty(hostRegistryPrototype, 'constructor', { value: SandboxFinalizationRegistry, writable: true, configurable: true });
+  Object.defineProperty(SandboxFinalizationRegistry, 'name', { value: 'FinalizationRegistry' });
+  g.FinalizationRegistry = SandboxFinalizationRegistry;
   g.TextEncoder = TextEncoder;
   g.TextDecoder = TextDecoder;
 
@@ -446,10 +462,33 @@
     delete g.readbuffer;
     delete g.load;
 
-    function envelope(result) {
+    function envelope(result, crashed = false) {
       return '{"result":' + result
-        + ',"stdout":' + stringify(stdout.text()) + ',"stdoutTruncated":' + stdout.truncated
-        + ',"stderr":' + stringify(stderr.text()) + ',"stderrTruncated":' + stderr.truncated + '}';
+        + ',"stdout":' + stringify(outputText(stdout, crashed)) + ',"stdoutTruncated":' + stdout.truncated
+        + ',"stderr":' + stringify(outputText(stderr, crashed)) + ',"stderrTruncated":' + stderr.truncated
+        + (crashed ? ',"crashed":true}' : '}');
+    }
+    // After a crash Pyodide dumps the Python stack into the output; the runner's frames are not the user's.
+    const runnerFrame = /^ {2}File "<pyodide-embedded>", line \d+ in \w+$/;
+    function outputText(sink, crashed) {
+      const text = sink.text();
+      return crashed ? text.split('\n').filter((line) => !runnerFrame.test(line)).join('\n') : text;
+    }
+
+    // A trap in WebAssembly (out-of-bounds access, a null function pointer, `unreachable`, the stack
+    // exhausted) or a JavaScript error inside Pyodide's own machinery unwinds through C frames that never
+    // clean up: Pyodide calls that a fatal error, and the interpreter is no longer consistent. The run
+    // that met it ends with `crashed`, and the host replaces the sandbox; a crash between runs (in a
+    // finalizer) is reported by the next run. Only a PythonError may leave the runner without a crash.
+    const { PythonError } = pyodide.ffi;
+    let fatal = null;
+    pyodide._api.on_fatal = (e) => { fatal = fatal ?? e; };
+    function crashed(e) {
+      let what;
+      try { what = String(e?.message ?? e).split('\n')[0].slice(0, 500); } catch { what = 'an unprintable error'; }
+      const message = 'the interpreter crashed (' + what + ') and its state is lost';
+      return envelope('{"value":null,"repr":false,"truncated":false,"error":'
+        + stringify({ type: 'RuntimeError', message, line: 'RuntimeError: ' + message, traceback: 'RuntimeError: ' + message + '\n' }) + '}', true);
     }
 
     // An exception that escapes the runner's own code: a stop that landed just after the user's code
@@ -458,6 +497,7 @@
     // again (hooks dropped, output flushed); if even that fails, the error goes on to the host, which
     // discards the sandbox.
     function runnerFailed(e) {
+      if (fatal !== null || !(e instanceof PythonError)) return crashed(fatal ?? e);
       pyEndRun();
       const type = typeof e?.type === 'string' ? e.type : 'RuntimeError';
       // Pyodide's message is the whole traceback, through the runner's frames: keep its last line.
@@ -468,25 +508,31 @@
         + stringify({ type, message, line, traceback: line + '\n' }) + '}');
     }
 
+    // A crash that the code caught (a trap can surface as a Python exception) still ends the sandbox.
+    function finished(result) {
+      return fatal !== null ? crashed(fatal) : envelope(result);
+    }
+
     // Returns the result envelope, or null when the code awaits: the host then calls poll().
     let pending = null;
     function run(code) {
       stdout.reset();
       stderr.reset();
+      if (fatal !== null) return crashed(fatal);
       try {
-        if (!pyPrepare(code)) return envelope(pyRunSync());
+        if (!pyPrepare(code)) return finished(pyRunSync());
       } catch (e) {
-        return runnerFailed(e);
+        try { return runnerFailed(e); } catch (again) { return crashed(again); }
       }
       pending = { done: null };
       const current = pending;
       Promise.resolve(pyRunAsync()).then(
-        (result) => { current.done = envelope(result); },
+        (result) => { current.done = finished(result); },
         (e) => {
           try {
             current.done = runnerFailed(e);
-          } catch {
-            current.done = 'the runner failed'; // not an envelope: the host discards the sandbox
+          } catch (again) {
+            current.done = crashed(again);
           }
         });
       return null;
@@ -494,6 +540,11 @@
     // Drives an awaiting run: returns its envelope when done, else ms until the next timer (-1: none).
     function poll() {
       const wait = runDueTimers();
+      if (pending && fatal !== null) {
+        // The crash happened in a callback of the event loop (a timer): the run will never settle.
+        pending = null;
+        return crashed(fatal);
+      }
       if (pending && pending.done !== null) {
         const done = pending.done;
         pending = null;

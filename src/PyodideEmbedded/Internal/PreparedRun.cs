@@ -8,14 +8,18 @@ namespace PyodideEmbedded.Internal;
 /// </summary>
 internal sealed class PreparedRun
 {
-    private PreparedRun(string code, PreparedInputs? inputs, SandboxResult? refused)
+    private PreparedRun(string code, TimeSpan timeout, PreparedInputs? inputs, SandboxResult? refused)
     {
         Code = code;
+        Timeout = timeout;
         Inputs = inputs;
         Refused = refused;
     }
 
     public string Code { get; }
+
+    /// <summary>The run's time limit: the sandbox's, or the shorter one the inputs asked for.</summary>
+    public TimeSpan Timeout { get; }
 
     public PreparedInputs? Inputs { get; }
 
@@ -25,6 +29,12 @@ internal sealed class PreparedRun
     /// <exception cref="ArgumentException">A global's name or value, or a file path, is not allowed.</exception>
     public static PreparedRun Create(string code, RunInputs? inputs, SandboxOptions options)
     {
+        if (inputs?.Timeout is { } asked && (asked <= TimeSpan.Zero || asked > options.Timeout))
+        {
+            throw new ArgumentOutOfRangeException(nameof(inputs), asked,
+                $"RunInputs.Timeout must be positive and at most the sandbox's Timeout ({options.Timeout.TotalMilliseconds:0.###} ms).");
+        }
+
         var codeBytes = Encoding.UTF8.GetByteCount(code);
         var prepared = inputs is null ? null : PreparedInputs.Create(inputs, Math.Max(0, options.MaxCodeBytes - codeBytes));
         var refusal = codeBytes > options.MaxCodeBytes
@@ -34,6 +44,6 @@ internal sealed class PreparedRun
             : prepared is not null && prepared.FileBytes > options.MaxFileBytes
             ? PythonError.FromLimit("FilesTooLargeError", $"the files are {prepared.FileBytes} bytes, more than the limit of {options.MaxFileBytes} bytes")
             : null;
-        return new PreparedRun(code, prepared, refusal is null ? null : new SandboxResult { Error = refusal });
+        return new PreparedRun(code, inputs?.Timeout ?? options.Timeout, prepared, refusal is null ? null : new SandboxResult { Error = refusal });
     }
 }

@@ -259,8 +259,7 @@ internal sealed partial class PyodideEngine : IDisposable
                 return done;
             }
 
-            var waitMs = Convert.ToDouble(polled, System.Globalization.CultureInfo.InvariantCulture);
-            var wait = waitMs < 0 ? IdlePollInterval : TimeSpan.FromMilliseconds(Math.Min(waitMs, IdlePollInterval.TotalMilliseconds));
+            var wait = PollDelay(polled);
             if (stop.WaitOne(wait))
             {
                 _dispatch.InvokeAsFunction(AbandonOp);
@@ -271,6 +270,25 @@ internal sealed partial class PyodideEngine : IDisposable
 
     // How often an awaiting run with no timer is polled (for promises settled by other means).
     private static readonly TimeSpan IdlePollInterval = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>
+    /// How long to sleep before the next poll. The value comes from the realm, which untrusted code can
+    /// rewrite (a Map's iterator, Math.min): anything but a finite number from 0 to the idle interval
+    /// (NaN, an infinity, a string, an object) means the idle interval.
+    /// </summary>
+    internal static TimeSpan PollDelay(object? polled)
+    {
+        var waitMs = polled switch
+        {
+            int i => i,
+            long l => l,
+            double d => d,
+            _ => double.NaN,
+        };
+        return double.IsFinite(waitMs) && waitMs >= 0 && waitMs < IdlePollInterval.TotalMilliseconds
+            ? TimeSpan.FromMilliseconds(waitMs)
+            : IdlePollInterval;
+    }
 
     /// <summary>Asks Python to raise <c>KeyboardInterrupt</c> at its next check (as SIGINT would).</summary>
     public void RequestSoftInterrupt()

@@ -10,9 +10,16 @@ namespace PyodideEmbedded.Internal;
 /// </summary>
 internal static class ResultEnvelope
 {
-    public static bool TryParse(string envelope, int maxOutputBytes, out SandboxResult result)
+    /// <param name="envelope">The JSON text from the sandbox.</param>
+    /// <param name="maxOutputBytes">The output cap, applied again here.</param>
+    /// <param name="result">The result, when the text is a valid envelope.</param>
+    /// <param name="crashed">Set when the sandbox reports that its interpreter crashed (a WebAssembly trap or a
+    /// fatal error in Pyodide): the host must not run anything in it again. A forged report only costs the
+    /// forger its own sandbox.</param>
+    public static bool TryParse(string envelope, int maxOutputBytes, out SandboxResult result, out bool crashed)
     {
         result = null!;
+        crashed = false;
         // Three capped fields, JSON-escaped (up to 6 characters each), plus a bounded error.
         if (envelope.Length > (3L * maxOutputBytes * 6) + (1 << 20))
         {
@@ -21,7 +28,7 @@ internal static class ResultEnvelope
 
         try
         {
-            result = Parse(envelope, maxOutputBytes);
+            result = Parse(envelope, maxOutputBytes, out crashed);
             return true;
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException or ArgumentException)
@@ -30,10 +37,11 @@ internal static class ResultEnvelope
         }
     }
 
-    private static SandboxResult Parse(string envelope, int maxOutputBytes)
+    private static SandboxResult Parse(string envelope, int maxOutputBytes, out bool crashed)
     {
         using var document = JsonDocument.Parse(envelope, new JsonDocumentOptions { MaxDepth = 256 });
         var root = document.RootElement;
+        crashed = root.TryGetProperty("crashed", out var crash) && crash.GetBoolean();
         var result = root.GetProperty("result");
         var value = result.GetProperty("value");
         var error = result.GetProperty("error");

@@ -506,7 +506,9 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         var heap = IsHeapFailure(failure);
         var message = heap
             ? HeapLimitMessage
-            : "the sandbox's engine failed: " + ErrorText.Shorten(failure?.Message ?? "unknown error");
+            : failure is ScriptEngineException
+            ? "the sandbox's engine failed: " + ErrorText.Shorten(failure.Message)
+            : "the sandbox's engine failed"; // a host-side exception: its .NET text is not for the sandbox's user
         Fault(message);
         return new SandboxResult { Error = PythonError.FromLimit(heap ? "MemoryError" : "SandboxError", message), SandboxLost = true, Elapsed = elapsed };
     }

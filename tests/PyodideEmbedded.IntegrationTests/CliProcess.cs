@@ -90,6 +90,8 @@ internal sealed class CliProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    public int ProcessId => _process.Id;
+
     public Task<string> ReadRestAsync() => _process.StandardOutput.ReadToEndAsync();
 
     public async Task<int> WaitForExitAsync()

@@ -179,7 +179,8 @@ internal sealed class CliServer : IAsyncDisposable
     public static async Task<CliServer> StartAsync(params string[] extraArgs)
     {
         Assert.True(File.Exists(CliProcess.Dll), $"CLI not found at {CliProcess.Dll}");
-        var server = new CliServer(CliProcess.Start(["serve", "--timeout-ms", "30000", .. extraArgs]));
+        string[] timeout = extraArgs.Contains("--timeout-ms") ? [] : ["--timeout-ms", "30000"];
+        var server = new CliServer(CliProcess.Start(["serve", .. timeout, .. extraArgs]));
         // Warm up: the first reply proves the sandbox booted.
         var warm = await server.SendAsync("'ready'");
         Assert.Equal("ready", warm.GetProperty("output").GetString());

@@ -8,12 +8,29 @@ internal static class ExitCodes
     public const int Usage = 2;
     public const int AssetError = 3;
     public const int StartError = 4;
-    public const int Timeout = 124;   // as timeout(1)
-    public const int MemoryLimit = 137; // as a process killed for memory
+    public const int EngineFailure = 5;  // the interpreter crashed (a WebAssembly trap) or its engine failed
+    public const int Timeout = 124;      // as timeout(1)
+    public const int MemoryLimit = 137;  // as a process killed for memory
 
-    public static int For(SandboxResult result) =>
-        result.Error is null ? Success
-        : result.TimedOut ? Timeout
-        : result.Error.TypeName == "MemoryError" ? MemoryLimit
-        : PythonError;
+    /// <summary>The exit code for a run's result: from the typed limit that ended it, never from an exception's name.</summary>
+    public static int For(SandboxResult result) => result.Limit switch
+    {
+        SandboxLimit.Time => Timeout,
+        SandboxLimit.Memory or SandboxLimit.JsHeap => MemoryLimit,
+        SandboxLimit.CodeSize or SandboxLimit.FileSize => Usage,
+        SandboxLimit.EngineFailure => EngineFailure,
+        _ => result.Error is null ? Success : PythonError,
+    };
+
+    /// <summary>The limit's name in JSON replies (<c>"limit"</c>), or null when no limit ended the run.</summary>
+    public static string? LimitName(SandboxLimit limit) => limit switch
+    {
+        SandboxLimit.None => null,
+        SandboxLimit.Time => "time",
+        SandboxLimit.Memory => "memory",
+        SandboxLimit.JsHeap => "js_heap",
+        SandboxLimit.CodeSize => "code_size",
+        SandboxLimit.FileSize => "file_size",
+        _ => "engine_failure",
+    };
 }

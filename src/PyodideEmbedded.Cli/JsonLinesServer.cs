@@ -199,6 +199,10 @@ internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox
             w.WriteString("error", Clean(error.Summary));
             w.WriteString("error_type", Clean(error.TypeName));
             w.WriteString("traceback", Clean(error.Traceback));
+            if (ExitCodes.LimitName(result.Limit) is { } limit)
+            {
+                w.WriteString("limit", limit);
+            }
         }
         else
         {

@@ -108,6 +108,7 @@ internal sealed class ServeRequest
             }
         }
 
+        var shuttingDown = false;
         if (root.TryGetProperty("shutdown", out var shutdown))
         {
             if (shutdown.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
@@ -116,23 +117,20 @@ internal sealed class ServeRequest
                 return false;
             }
 
-            if (shutdown.ValueKind == JsonValueKind.True)
-            {
-                request = new ServeRequest(id) { Shutdown = true };
-                error = "";
-                return true;
-            }
+            shuttingDown = shutdown.ValueKind == JsonValueKind.True;
         }
 
-        if (!root.TryGetProperty("code", out var code))
+        // Every field is checked, also beside "shutdown": a malformed line never ends the server.
+        var hasCode = root.TryGetProperty("code", out var code);
+        if (hasCode && code.ValueKind != JsonValueKind.String)
         {
-            error = "the request has no \"code\"";
+            error = $"\"code\" must be a string, not {Describe(code.ValueKind)}";
             return false;
         }
 
-        if (code.ValueKind != JsonValueKind.String)
+        if (!hasCode && !shuttingDown)
         {
-            error = $"\"code\" must be a string, not {Describe(code.ValueKind)}";
+            error = "the request has no \"code\"";
             return false;
         }
 
@@ -141,7 +139,9 @@ internal sealed class ServeRequest
             return false;
         }
 
-        request = new ServeRequest(id) { Code = code.GetString()!, Inputs = inputs };
+        request = shuttingDown
+            ? new ServeRequest(id) { Shutdown = true }
+            : new ServeRequest(id) { Code = code.GetString()!, Inputs = inputs };
         return true;
     }
 
@@ -246,9 +246,10 @@ internal sealed class ServeRequest
                 : $"is not valid JSON ({Position(e)})";
             return false;
         }
-        catch (InvalidOperationException)
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
         {
-            error = "holds a key that is not valid Unicode (a lone surrogate)";
+            // A lone surrogate in the text itself cannot even be transcoded to UTF-8 for the parser.
+            error = "holds text that is not valid Unicode (a lone surrogate)";
             return false;
         }
     }

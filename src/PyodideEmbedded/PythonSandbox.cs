@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.ClearScript;
 using PyodideEmbedded.Internal;
+using PyodideEmbedded.Internal.Protocol;
 
 namespace PyodideEmbedded;
 
@@ -119,14 +120,17 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
     /// <param name="inputs">The data; <see langword="null"/> for none.</param>
     /// <param name="cancellationToken">Stops the run the same way the time limit does, then throws.</param>
     /// <returns>The result; a Python exception or a passed limit is reported in <see cref="SandboxResult.Error"/>: code and
-    /// globals over <see cref="SandboxOptions.MaxCodeBytes"/> (<c>CodeTooLargeError</c>) and files over
-    /// <see cref="SandboxOptions.MaxFileBytes"/> (<c>FilesTooLargeError</c>) are refused unrun.</returns>
+    /// globals over <see cref="SandboxOptions.MaxCodeBytes"/> (<see cref="SandboxLimit.CodeSize"/>) and files over
+    /// <see cref="SandboxOptions.MaxFileBytes"/> (<see cref="SandboxLimit.FileSize"/>) are refused unrun; <see cref="SandboxResult.Limit"/>
+    /// says which limit, if any, ended the run.</returns>
     /// <remarks>Writing and reading files counts against <see cref="SandboxOptions.Timeout"/>, except that reading
     /// back always gets at least one second, so a run that used its whole budget still returns its files.</remarks>
     /// <exception cref="ArgumentNullException"><paramref name="code"/> is null.</exception>
     /// <exception cref="ArgumentException">A global's name or value, or a file path, is not allowed (the message names it;
     /// see <see cref="RunInputs"/>).</exception>
-    /// <exception cref="ObjectDisposedException">The sandbox was disposed.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><see cref="RunInputs.Timeout"/> is not positive or is longer than
+    /// <see cref="SandboxOptions.Timeout"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The sandbox was disposed, before or during the run.</exception>
     /// <exception cref="SandboxFaultedException">An earlier run left the sandbox unusable.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task<SandboxResult> RunAsync(string code, RunInputs? inputs, CancellationToken cancellationToken = default)
@@ -173,6 +177,8 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
             throw new OperationCanceledException("The run was cancelled.", failure, cancellationToken);
         }
 
+        // Disposed during the run: the caller disposed what it was running, which is not a result.
+        ObjectDisposedException.ThrowIf(control.Reason == StopReason.Disposed, this);
         if (inputs is { ReadFiles.Count: > 0 })
         {
             result = await ReadBackAsync(result, inputs.ReadFiles, timeout, clock, cancellationToken).ConfigureAwait(false);
@@ -189,11 +195,12 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         {
             foreach (var (path, bytes) in inputs.Files)
             {
-                if (_engine.WriteFile(path, bytes) is { } error)
+                if (_engine.WriteFile(path, bytes) is { } failure)
                 {
                     return new RunOutcome(null, new SandboxResult
                     {
-                        Error = PythonError.FromLimit("OSError", $"could not write '{path}' into the sandbox: {DescribeFileError(error, 0)}"),
+                        Error = PythonError.Of("OSError", $"could not write '{path}' into the sandbox: {DescribeFileError(failure, 0)}"),
+                        Limit = failure.Error == FileError.NoSpace ? SandboxLimit.JsHeap : SandboxLimit.None,
                     });
                 }
             }
@@ -230,7 +237,7 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
             }
 
             (files, errors) = read;
-            if (IsHeapFailure(failure))
+            if (failure is ScriptEngineException { IsFatal: true })
             {
                 Fault(HeapLimitMessage);
             }
@@ -264,7 +271,7 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         var room = _options.MaxFileBytes;
         foreach (var path in paths)
         {
-            var (bytes, error) = _engine.ReadFile(path, room);
+            var (bytes, failure) = _engine.ReadFile(path, room);
             if (bytes is not null)
             {
                 files[path] = bytes;
@@ -272,26 +279,25 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
             }
             else
             {
-                errors[path] = DescribeFileError(error ?? "EIO", room);
+                errors[path] = DescribeFileError(failure ?? new FileFailure(FileError.Io), room);
             }
         }
 
         return (files, errors);
     }
 
-    // The codes come from Bootstrap.js (or from code that replaced it): the words are the host's own.
-    private string DescribeFileError(string code, long room) => code.Split(' ') switch
+    // The failure comes from Bootstrap.js (or from code that replaced it): the words are the host's own.
+    private string DescribeFileError(FileFailure failure, long room) => failure.Error switch
     {
-        ["ENOENT"] => "no such file",
-        ["EISDIR"] => "it is a folder",
-        ["ENOTDIR"] => "a part of the path is not a folder",
-        ["ENOTFILE"] => "it is not a regular file",
-        ["ELINK"] => "a symbolic link is on the path (links are not followed)",
-        ["EMOUNT"] => "a mount point is on the path",
-        ["EACCES" or "EPERM"] => "permission denied",
-        ["ENOSPC"] => "no space left: the sandbox's files are JavaScript ArrayBuffers, which its JavaScript heap limit caps",
-        ["EFBIG", var size] when long.TryParse(size, out var bytes) =>
-            $"the file is {bytes} bytes, more than the {room} bytes left of the limit of {_options.MaxFileBytes} bytes",
+        FileError.NotFound => "no such file",
+        FileError.IsFolder => "it is a folder",
+        FileError.NotFolder => "a part of the path is not a folder",
+        FileError.NotRegularFile => "it is not a regular file",
+        FileError.LinkOnPath => "a symbolic link is on the path (links are not followed)",
+        FileError.MountPointOnPath => "a mount point is on the path",
+        FileError.AccessDenied => "permission denied",
+        FileError.NoSpace => "no space left: the sandbox's files are JavaScript ArrayBuffers, which its JavaScript heap limit caps",
+        FileError.TooLarge => $"the file is {failure.Size} bytes, more than the {room} bytes left of the limit of {_options.MaxFileBytes} bytes",
         _ => "the file could not be accessed",
     };
 
@@ -451,9 +457,9 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
 
         foreach (var (path, bytes) in wheel.Files)
         {
-            if (_engine.WriteFile(root + "/" + path, bytes) is { } code)
+            if (_engine.WriteFile(root + "/" + path, bytes) is { } failure)
             {
-                return $"could not write '{path}': {DescribeFileError(code, 0)}";
+                return $"could not write '{path}': {DescribeFileError(failure, 0)}";
             }
         }
 
@@ -467,66 +473,76 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         {
             // The envelope is built inside the sandbox, where hostile code can rewrite anything
             // (JSON.stringify, the runner's own globals): parse it defensively and apply the caps here.
-            if (ResultEnvelope.TryParse(envelope, _options.MaxOutputBytes, out var parsed, out var crashed))
+            if (ResultEnvelope.TryParse(envelope, _options.MaxOutputBytes) is not { } parsed)
             {
-                if (crashed)
+                Fault("the sandbox returned a malformed result");
+                return new SandboxResult
                 {
-                    Fault("the interpreter crashed");
-                }
-
-                var result = parsed with { Elapsed = elapsed, SandboxLost = IsFaulted };
-                // KeyboardInterrupt from our own soft interrupt (time limit, or a stop by disposal) is
-                // not the user's exception; it is reported as the hard-stop path reports it.
-                if (control.Reason != StopReason.None && result.Error?.TypeName == "KeyboardInterrupt")
-                {
-                    result = result with { Error = TimeoutError(timeout, result.Error.Traceback), TimedOut = control.Reason == StopReason.Timeout };
-                }
-
-                return result;
+                    Error = PythonError.Of("SystemError", "the sandbox returned a malformed result and was discarded"),
+                    Limit = SandboxLimit.EngineFailure,
+                    SandboxLost = true,
+                    Elapsed = elapsed,
+                };
             }
 
-            Fault("the sandbox returned a malformed result");
-            return new SandboxResult
+            if (parsed.Crashed)
             {
-                Error = PythonError.FromLimit("SandboxError", "the sandbox returned a malformed result and was discarded"),
-                SandboxLost = true,
-                Elapsed = elapsed,
-            };
+                Fault("the interpreter crashed");
+            }
+
+            var result = parsed.Result with { Elapsed = elapsed, SandboxLost = IsFaulted };
+            if (parsed.Crashed)
+            {
+                return result with { Limit = SandboxLimit.EngineFailure };
+            }
+
+            // Our soft interrupt (the time limit) reached Python, and the run ended in an exception: the
+            // limit ended it, whatever exception the code let out.
+            if (control.Reason == StopReason.Timeout && parsed.Interrupted && result.Error is { } stopped)
+            {
+                return result with { Error = TimeoutError(timeout, stopped.Traceback), Limit = SandboxLimit.Time };
+            }
+
+            // A MemoryError while the memory limit refused memory: the limit, not the code, raised it.
+            if (parsed.MemoryRefused && result.Error?.TypeName == "MemoryError")
+            {
+                return result with { Limit = SandboxLimit.Memory };
+            }
+
+            return result;
         }
 
         if (control.Terminated || (failure is null && control.Reason != StopReason.None))
         {
             // Without termination this was a run stopped while awaiting: no Python frame was
             // running, so the interpreter is intact.
-            return new SandboxResult { Error = TimeoutError(timeout, null), TimedOut = control.Reason == StopReason.Timeout, SandboxLost = IsFaulted, Elapsed = elapsed };
+            return new SandboxResult { Error = TimeoutError(timeout, null), Limit = SandboxLimit.Time, SandboxLost = IsFaulted, Elapsed = elapsed };
         }
 
-        // The engine itself failed (the JavaScript heap limit, or script that broke the runtime):
-        // nothing in it can be trusted.
-        var heap = IsHeapFailure(failure);
-        var message = heap
-            ? HeapLimitMessage
-            : failure is ScriptEngineException
-            ? "the sandbox's engine failed: " + ErrorText.Shorten(failure.Message)
+        // The engine itself failed (the JavaScript heap limit, or script that broke the runtime): nothing
+        // in it can be trusted. ClearScript's heap monitor ends the script with a fatal error.
+        var heap = failure is ScriptEngineException { IsFatal: true };
+        var message = heap ? HeapLimitMessage
+            : failure is ScriptEngineException ? "the sandbox's engine failed: " + ErrorText.Shorten(failure.Message)
             : "the sandbox's engine failed"; // a host-side exception: its .NET text is not for the sandbox's user
         Fault(message);
-        return new SandboxResult { Error = PythonError.FromLimit(heap ? "MemoryError" : "SandboxError", message), SandboxLost = true, Elapsed = elapsed };
+        return new SandboxResult
+        {
+            Error = PythonError.Of(heap ? "MemoryError" : "SystemError", message),
+            Limit = heap ? SandboxLimit.JsHeap : SandboxLimit.EngineFailure,
+            SandboxLost = true,
+            Elapsed = elapsed,
+        };
     }
 
     private static PythonError TimeoutError(TimeSpan timeout, string? traceback)
     {
         var message = $"execution exceeded the time limit of {timeout.TotalMilliseconds:0.###} ms";
-        var error = PythonError.FromLimit("TimeoutError", message);
+        var error = PythonError.Of("TimeoutError", message);
         return traceback is null ? error : error with { Traceback = traceback.TrimEnd() + "\n\n" + error.Summary + "\n" };
     }
 
     private string HeapLimitMessage => $"the sandbox passed its JavaScript heap limit of {_options.JsHeapLimitBytes} bytes";
-
-    // ClearScript's heap monitor ends the script with a fatal error; V8's own limit says "heap" or "out of memory".
-    private static bool IsHeapFailure(Exception? e) =>
-        e is ScriptEngineException { IsFatal: true }
-        || e?.Message.Contains("heap", StringComparison.OrdinalIgnoreCase) == true
-        || e?.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase) == true;
 
     private void Fault(string reason) => Interlocked.CompareExchange(ref _faultReason, reason, null);
 

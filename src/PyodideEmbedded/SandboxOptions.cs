@@ -53,7 +53,7 @@ public sealed record SandboxOptions
     /// <remarks>
     /// Files live in the sandbox's in-memory file system, whose data are JavaScript <c>ArrayBuffer</c>s that count
     /// against <see cref="JsHeapLimitBytes"/> (and, once Python reads them, against <see cref="MemoryLimitBytes"/>).
-    /// Files over the cap are refused unrun (<c>FilesTooLargeError</c>), or not read back (<see cref="SandboxResult.FileErrors"/>).
+    /// Files over the cap are refused unrun (<see cref="SandboxLimit.FileSize"/>), or not read back (<see cref="SandboxResult.FileErrors"/>).
     /// Past the JavaScript limit, a write fails as it would on a full disk (<c>OSError</c>, no space left), and
     /// the sandbox keeps working.
     /// </remarks>

@@ -36,14 +36,21 @@ public sealed record SandboxResult
     public bool StderrTruncated { get; init; }
 
     /// <summary>The exception that ended the run, or <see langword="null"/> when it completed.</summary>
+    /// <remarks>Its <see cref="PythonError.TypeName"/> is always a real Python exception type. When a limit ended the
+    /// run, <see cref="Limit"/> says which, and this error reports it the way Python would (<c>TimeoutError</c>,
+    /// <c>MemoryError</c>, ...).</remarks>
     public PythonError? Error { get; init; }
+
+    /// <summary>Which limit of the sandbox ended the run; <see cref="SandboxLimit.None"/> when none did.</summary>
+    public SandboxLimit Limit { get; init; }
 
     /// <summary>Whether the sandbox had to be discarded to stop this run (its Python state is gone and
     /// it is now <see cref="PythonSandbox.IsFaulted"/>).</summary>
     public bool SandboxLost { get; init; }
 
-    /// <summary>Whether the run was stopped by <see cref="SandboxOptions.Timeout"/> (<see cref="Error"/> is then a <c>TimeoutError</c>).</summary>
-    public bool TimedOut { get; init; }
+    /// <summary>Whether the run was stopped by its time limit (<see cref="Limit"/> is <see cref="SandboxLimit.Time"/>,
+    /// <see cref="Error"/> a <c>TimeoutError</c>).</summary>
+    public bool TimedOut => Limit == SandboxLimit.Time;
 
     /// <summary>The files named in <see cref="RunInputs.ReadFiles"/> that were read back after the run: sandbox path to content.</summary>
     /// <value>Empty when no file was asked for or none could be read.</value>
@@ -60,7 +67,11 @@ public sealed record SandboxResult
     /// <summary>Whether the run completed without an exception.</summary>
     public bool Succeeded => Error is null;
 
-    /// <summary>Returns this result, or throws <see cref="PythonException"/> when <see cref="Error"/> is set.</summary>
-    /// <exception cref="PythonException">The run ended with an error.</exception>
-    public SandboxResult ThrowIfError() => Error is null ? this : throw new PythonException(Error);
+    /// <summary>Returns this result when the run succeeded; otherwise throws.</summary>
+    /// <exception cref="SandboxLimitException">A limit ended the run (<see cref="Limit"/>).</exception>
+    /// <exception cref="PythonException">The code raised a Python exception.</exception>
+    public SandboxResult ThrowIfError() =>
+        Limit != SandboxLimit.None ? throw new SandboxLimitException(this)
+        : Error is null ? this
+        : throw new PythonException(Error);
 }

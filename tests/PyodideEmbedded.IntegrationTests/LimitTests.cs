@@ -25,6 +25,36 @@ public sealed class LimitTests
         Assert.False(result.SandboxLost);
         Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(3));
         Assert.Equal("yes", (await sandbox.RunAsync("kept")).Value!.Value.GetString());
+        var limit = Assert.IsType<SandboxLimitException>(Record.Exception(() => result.ThrowIfError()));
+        Assert.Equal(SandboxLimit.Time, limit.Limit);
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task RunAsync_ShorterPerRunTimeout_StopsThatRunOnly()
+    {
+        await using var sandbox = await PythonSandbox.CreateAsync(TestOptions.Default);
+
+        var clock = Stopwatch.StartNew();
+        var stopped = await sandbox.RunAsync("while True: pass", new RunInputs { Timeout = TimeSpan.FromMilliseconds(200) });
+        var elapsed = clock.Elapsed;
+        var next = await sandbox.RunAsync("import time\ntime.sleep(0.5)\n'slept'");
+
+        Assert.Equal(SandboxLimit.Time, stopped.Limit);
+        Assert.Contains("200 ms", stopped.Error!.Message, StringComparison.Ordinal);
+        Assert.InRange(elapsed, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(5));
+        Assert.Equal("slept", next.Value!.Value.GetString());
+    }
+
+    [Theory(Timeout = TestOptions.TestTimeoutMs)]
+    [InlineData(0)]
+    [InlineData(-1)]
+    [InlineData(31_000)]
+    public async Task RunAsync_PerRunTimeoutOutOfRange_IsRefusedBeforeRunning(int milliseconds)
+    {
+        await using var sandbox = await PythonSandbox.CreateAsync(TestOptions.Default);
+
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => sandbox.RunAsync("ran = 1", new RunInputs { Timeout = TimeSpan.FromMilliseconds(milliseconds) }));
+        Assert.Equal("NameError", (await sandbox.RunAsync("ran")).Error!.TypeName);
     }
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]
@@ -136,18 +166,18 @@ public sealed class LimitTests
         await sandbox.DisposeAsync();
 
         Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(5));
-        var result = await running;
-        Assert.Equal("TimeoutError", result.Error!.TypeName);
-        Assert.False(result.TimedOut);
+        // Disposing what it was running is not a result for the caller of the run.
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => running);
         await Assert.ThrowsAsync<ObjectDisposedException>(() => sandbox.RunAsync("1"));
     }
 
     [Theory(Timeout = TestOptions.TestTimeoutMs)]
-    [InlineData("x = bytearray(1 << 30)")]
-    [InlineData("x = [0] * 10**9")]
-    [InlineData("x = b'a' * (1 << 30)")]
-    [InlineData("chunks = []\nwhile True: chunks.append(b'x' * (1 << 20))")]
-    public async Task RunAsync_PythonAllocationPastTheCap_RaisesMemoryError_AndSandboxKeepsServing(string code)
+    [InlineData("x = bytearray(1 << 30)", SandboxLimit.Memory)]
+    [InlineData("x = b'a' * (1 << 30)", SandboxLimit.Memory)]
+    [InlineData("chunks = []\nwhile True: chunks.append(b'x' * (1 << 20))", SandboxLimit.Memory)]
+    // 4 GB of pointers cannot exist in 32-bit WebAssembly at all: Python refuses it before asking for memory.
+    [InlineData("x = [0] * 10**9", SandboxLimit.None)]
+    public async Task RunAsync_PythonAllocationPastTheCap_RaisesMemoryError_AndSandboxKeepsServing(string code, SandboxLimit limit)
     {
         await using var sandbox = await PythonSandbox.CreateAsync(TestOptions.Default with { MemoryLimitBytes = 128L * 1024 * 1024 });
         await sandbox.RunAsync("kept = 7");
@@ -155,10 +185,26 @@ public sealed class LimitTests
         var result = await sandbox.RunAsync(code);
 
         Assert.Equal("MemoryError", result.Error!.TypeName);
+        Assert.Equal(limit, result.Limit);
         Assert.False(result.SandboxLost);
         await sandbox.RunAsync("chunks = x = None\nimport gc; gc.collect()");
         Assert.Equal(7, (await sandbox.RunAsync("kept")).Value!.Value.GetInt32());
         Assert.Equal(10_000_000, (await sandbox.RunAsync("len(bytearray(10_000_000))")).Value!.Value.GetInt32());
+    }
+
+    [Theory(Timeout = TestOptions.TestTimeoutMs)]
+    [InlineData("raise MemoryError('mine')")]
+    [InlineData("raise TimeoutError('mine')")]
+    [InlineData("raise KeyboardInterrupt")]
+    public async Task RunAsync_CodeRaisesALimitLikeException_IsTheCodesOwnErrorNotALimit(string code)
+    {
+        await using var sandbox = await PythonSandbox.CreateAsync(TestOptions.Default);
+
+        var result = await sandbox.RunAsync(code);
+
+        Assert.Equal(SandboxLimit.None, result.Limit);
+        Assert.False(result.TimedOut);
+        Assert.IsType<PythonException>(Record.Exception(() => result.ThrowIfError()));
     }
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]
@@ -180,6 +226,7 @@ public sealed class LimitTests
         var result = await sandbox.RunAsync("import js\njs.Function.new('let a = []; while (true) a.push(new Array(1e5).fill(1));')()");
 
         Assert.Equal("MemoryError", result.Error!.TypeName);
+        Assert.Equal(SandboxLimit.JsHeap, result.Limit);
         Assert.Contains("JavaScript heap", result.Error.Message, StringComparison.Ordinal);
         Assert.True(result.SandboxLost);
         Assert.True(sandbox.IsFaulted);
@@ -222,7 +269,9 @@ public sealed class LimitTests
 
         var result = await sandbox.RunAsync("refused = 1\n" + new string('#', 2000));
 
-        Assert.Equal("CodeTooLargeError", result.Error!.TypeName);
+        Assert.Equal(SandboxLimit.CodeSize, result.Limit);
+        Assert.Equal("ValueError", result.Error!.TypeName);
+        Assert.IsType<SandboxLimitException>(Record.Exception(() => result.ThrowIfError()));
         Assert.Equal("NameError", (await sandbox.RunAsync("refused")).Error!.TypeName);
     }
 

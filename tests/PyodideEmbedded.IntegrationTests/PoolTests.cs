@@ -115,8 +115,8 @@ public sealed class PoolTests
         var tooLarge = await pool.RunAsync(new string('#', 2000));
         var tooLargeInSession = await pool.RunInSessionAsync("s", new string('#', 2000));
 
-        Assert.Equal("CodeTooLargeError", tooLarge.Error?.TypeName);
-        Assert.Equal("CodeTooLargeError", tooLargeInSession.Error?.TypeName);
+        Assert.Equal(SandboxLimit.CodeSize, tooLarge.Limit);
+        Assert.Equal(SandboxLimit.CodeSize, tooLargeInSession.Limit);
         Assert.Equal(1, pool.ReadyCount);
         Assert.Equal(0, pool.SessionCount);
         Assert.Equal(9, (await pool.RunAsync("4 + 5")).Value!.Value.GetInt32());

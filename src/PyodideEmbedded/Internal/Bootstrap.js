@@ -1,4 +1,8 @@
-// Boots Pyodide inside a bare V8 isolate and returns the few functions the host calls.
+// Boots Pyodide inside a bare V8 isolate and returns the one function the host calls.
+//
+// The host's side of every crossing (the calls, file errors, envelope keys, shared names) is declared
+// in Internal/Protocol/SandboxProtocol.cs and arrives here as config.protocol: `dispatch` (in start)
+// serves each call, `envelope` writes every run's answer.
 //
 // Everything on globalThis is reachable from Python (`import js`, or the Function constructor), so
 // the host bridges (`assets`, `entropy`) are never stored on a global or on any object reachable
@@ -15,6 +19,7 @@
   const Uint8ArrayOf = Uint8Array;
   const isView = ArrayBuffer.isView;
   const typedArraySet = Object.getPrototypeOf(Int8Array.prototype).set;
+  const { calls, fileErrors, keys: K, names } = JSON.parse(config.protocol);
   // A bridge refusing bad arguments must not tell script about .NET types: say only what failed.
   function callBridge(what, call) {
     try { return call(); } catch { throw new Error(what + ' failed'); }
@@ -272,6 +277,7 @@
     const wasm = g.WebAssembly;
     const hostInstantiate = wasm.instantiate;
     wasm.instantiate = function instantiate(source, imports) {
+      watchMemoryGrowth(imports);
       if (!(source instanceof ArrayBufferOf || isView(source))) return hostInstantiate.call(wasm, source, imports);
       const module = new wasm.Module(source);
       return Promise.resolve({ module, instance: new wasm.Instance(module, imports) });
@@ -284,12 +290,27 @@
     }
     if (config.makeSnapshot) {
       const preload = pyodide.globals.get('dict')();
-      pyodide.runPython(config.preloadSource, { globals: preload, filename: '<pyodide-embedded>' });
-      preload.get('load_runner')(config.runnerSource);
+      pyodide.runPython(config.preloadSource, { globals: preload, filename: names.runnerFile });
+      preload.get('load_runner')(config.runnerSource, config.protocol);
       return { snapshot: pyodide.makeMemorySnapshot(), version: pyodide.version };
     }
     return start(pyodide);
   }
+  // Python's memory is WebAssembly memory whose maximum the host set (WasmMemoryLimit); Emscripten asks
+  // for more through this import. A refusal during a run means the memory limit, not the code, raised
+  // the run's MemoryError (the host reports SandboxLimit.Memory only then).
+  let memoryRefused = false;
+  function watchMemoryGrowth(imports) {
+    const env = imports && imports.env;
+    const resize = env && env.emscripten_resize_heap;
+    if (typeof resize !== 'function') return;
+    env.emscripten_resize_heap = function emscripten_resize_heap(size) {
+      const grown = resize(size);
+      if (!grown) memoryRefused = true;
+      return grown;
+    };
+  }
+
   // The image is as large as Python's memory at the time it was taken (~30 MiB), half of it zeros.
   // Pyodide would copy all of it twice (into a buffer, then into the new wasm memory), and on a
   // virtual machine every fresh page costs a fault. So the buffer handed to Pyodide holds only the
@@ -325,12 +346,13 @@
   // --- Files in and out, globals and packages, driven by the host between runs -----------------
   // Paths arrive already checked by the host (SandboxPath). Here each component is looked up
   // without following symbolic links, so a link planted by earlier code cannot turn a write under
-  // /data into one under /lib. Errors are short codes; the host writes the messages. Code in the
-  // sandbox can replace anything used here, so the host re-checks what comes back (types, sizes).
+  // /data into one under /lib. A failure is a FileError number (and a size); the host writes the
+  // messages. Code in the sandbox can replace anything used here, so the host re-checks what comes
+  // back (types, ranges, sizes).
   function makeIo(pyodide, runnerNamespace) {
     const FS = pyodide.FS;
     const ENOSPC = 51;
-    const codes = { 44: 'ENOENT', 54: 'ENOTDIR', 31: 'EISDIR', 20: 'EEXIST', 2: 'EACCES', 63: 'EPERM', 51: 'ENOSPC' };
+    const byErrno = { 44: fileErrors.notFound, 54: fileErrors.notFolder, 31: fileErrors.isFolder, 2: fileErrors.accessDenied, 63: fileErrors.accessDenied, 51: fileErrors.noSpace };
     const stageGlobals = runnerNamespace.get('stage_globals');
     const refreshImports = runnerNamespace.get('refresh_imports');
     const sitePackages = String(runnerNamespace.get('SITE_PACKAGES'));
@@ -355,50 +377,51 @@
       try { FS.mkdir(dir); } catch { /* exists */ }
     }
 
+    const failed = (code, size = 0) => ({ [K.fileError]: code, [K.fileSize]: size });
     function lookup(parent, name) {
       try { return FS.lookupNode(parent, name); } catch (e) {
         if (e && e.errno === 44) return null;
         throw e;
       }
     }
-    function parts(path) {
+    function componentsOf(path) {
       const p = String(path).split('/');
       return p.length >= 2 && p[0] === '' && p.slice(1).every((c) => c !== '' && c !== '.' && c !== '..') ? p.slice(1) : null;
     }
-    // The folder node that holds the last component (creating folders on the way when asked), or an error code.
-    function folderOf(names, create) {
+    // The folder node that holds the last component (creating folders on the way when asked), or a FileError number.
+    function folderOf(components, create) {
       let node = FS.root;
       let path = '';
-      for (let i = 0; i < names.length - 1; i++) {
-        path += '/' + names[i];
-        let child = lookup(node, names[i]);
+      for (let i = 0; i < components.length - 1; i++) {
+        path += '/' + components[i];
+        let child = lookup(node, components[i]);
         if (child === null) {
-          if (!create) return 'ENOENT';
+          if (!create) return fileErrors.notFound;
           child = FS.mkdir(path);
         }
-        if (FS.isLink(child.mode)) return 'ELINK';
-        if (!FS.isDir(child.mode)) return 'ENOTDIR';
-        if (FS.isMountpoint(child)) return 'EMOUNT';
+        if (FS.isLink(child.mode)) return fileErrors.linkOnPath;
+        if (!FS.isDir(child.mode)) return fileErrors.notFolder;
+        if (FS.isMountpoint(child)) return fileErrors.mountPointOnPath;
         node = child;
       }
       return node;
     }
-    // The error code for a node that is not a regular file.
+    // The FileError number for a node that is not a regular file.
     function notFile(node) {
-      return FS.isLink(node.mode) ? 'ELINK' : FS.isDir(node.mode) ? 'EISDIR' : 'ENOTFILE';
+      return FS.isLink(node.mode) ? fileErrors.linkOnPath : FS.isDir(node.mode) ? fileErrors.isFolder : fileErrors.notRegularFile;
     }
     function failure(e) {
-      if (e instanceof RangeError) return 'ENOSPC';
-      return (e && codes[e.errno]) || 'EIO';
+      if (e instanceof RangeError) return failed(fileErrors.noSpace);
+      return failed((e && byErrno[e.errno]) ?? fileErrors.io);
     }
     function writeFile(path, buffer) {
       try {
-        const names = parts(path);
-        if (names === null || !(buffer instanceof ArrayBufferOf)) return 'EINVAL';
-        const folder = folderOf(names, true);
-        if (typeof folder === 'string') return folder;
-        const existing = lookup(folder, names[names.length - 1]);
-        if (existing !== null && !FS.isFile(existing.mode)) return notFile(existing);
+        const components = componentsOf(path);
+        if (components === null || !(buffer instanceof ArrayBufferOf)) return failed(fileErrors.invalidPath);
+        const folder = folderOf(components, true);
+        if (typeof folder === 'number') return failed(folder);
+        const existing = lookup(folder, components[components.length - 1]);
+        if (existing !== null && !FS.isFile(existing.mode)) return failed(notFile(existing));
         // canOwn: the file keeps this buffer instead of a copy.
         FS.writeFile(path, new Uint8ArrayOf(buffer), { canOwn: true });
         return null;
@@ -406,18 +429,18 @@
         return failure(e);
       }
     }
-    // A view of the file's bytes (MEMFS keeps them in one typed array: no copy), or an error code.
+    // A view of the file's bytes (MEMFS keeps them in one typed array: no copy), or a failure.
     function readFile(path, maxBytes) {
       try {
-        const names = parts(path);
-        if (names === null) return 'EINVAL';
-        const folder = folderOf(names, false);
-        if (typeof folder === 'string') return folder;
-        const node = lookup(folder, names[names.length - 1]);
-        if (node === null) return 'ENOENT';
-        if (!FS.isFile(node.mode)) return notFile(node);
+        const components = componentsOf(path);
+        if (components === null) return failed(fileErrors.invalidPath);
+        const folder = folderOf(components, false);
+        if (typeof folder === 'number') return failed(folder);
+        const node = lookup(folder, components[components.length - 1]);
+        if (node === null) return failed(fileErrors.notFound);
+        if (!FS.isFile(node.mode)) return failed(notFile(node));
         const size = typeof node.usedBytes === 'number' ? node.usedBytes : FS.stat(path).size;
-        if (size > maxBytes) return 'EFBIG ' + size;
+        if (size > maxBytes) return failed(fileErrors.tooLarge, size);
         if (size === 0) return new Uint8ArrayOf(0);
         return node.contents instanceof Uint8ArrayOf ? node.contents.subarray(0, size) : FS.readFile(path);
       } catch (e) {
@@ -427,10 +450,14 @@
     function allocate(size) {
       try { return new ArrayBufferOf(size); } catch { return null; }
     }
-    // One entry point for the host: 1 allocate(size), 2 write(path, buffer), 3 read(path, maxBytes),
-    // 4 stage globals (JSON text for the next run), 5 refresh imports, 6 site-packages folder.
-    return (op, a, b) => op === 1 ? allocate(a) : op === 2 ? writeFile(a, b) : op === 3 ? readFile(a, b)
-      : op === 4 ? void stageGlobals(a) : op === 5 ? void refreshImports() : op === 6 ? sitePackages : undefined;
+    return {
+      allocate,
+      writeFile,
+      readFile,
+      stageGlobals: (json) => void stageGlobals(json),
+      refreshImports: () => void refreshImports(),
+      sitePackages: () => sitePackages,
+    };
   }
 
   function start(pyodide) {
@@ -440,16 +467,22 @@
     // The host writes 2 (SIGINT) into this buffer from another thread. Python's check reads the
     // buffer and then writes 0 back, two steps: a host write landing between them would be lost, and
     // a tight loop checks millions of times a second (about one soft stop in ten was lost). So Python
-    // gets a view whose read takes the flag atomically and whose write of 0 does nothing.
+    // gets a view whose read takes the flag atomically and whose write of 0 does nothing. Taking the
+    // flag is noted: a run that ends after it was stopped by the host, whatever exception it raised.
     const interruptBuffer = new Int32Array(new SharedArrayBuffer(4));
+    let interrupted = false;
     pyodide.setInterruptBuffer({
-      get 0() { return Atomics.exchange(interruptBuffer, 0, 0); },
+      get 0() {
+        const signal = Atomics.exchange(interruptBuffer, 0, 0);
+        if (signal !== 0) interrupted = true;
+        return signal;
+      },
       set 0(value) { if (value) Atomics.store(interruptBuffer, 0, value); },
     });
 
     // The runner was loaded by the template (Preload.py); taking it out of sys.modules leaves user
     // code no name to import it by.
-    const runnerNamespace = pyodide.runPython("import sys\nsys.modules.pop('_pyodide_embedded_runner').__dict__");
+    const runnerNamespace = pyodide.runPython('import sys\nsys.modules.pop(' + stringify(names.runnerModule) + ').__dict__');
     const pyPrepare = runnerNamespace.get('prepare');
     const pyRunSync = runnerNamespace.get('run_sync');
     const pyRunAsync = runnerNamespace.get('run_async');
@@ -462,17 +495,26 @@
     delete g.readbuffer;
     delete g.load;
 
-    function envelope(result, crashed = false) {
-      return '{"result":' + result
-        + ',"stdout":' + stringify(outputText(stdout, crashed)) + ',"stdoutTruncated":' + stdout.truncated
-        + ',"stderr":' + stringify(outputText(stderr, crashed)) + ',"stderrTruncated":' + stderr.truncated
-        + (crashed ? ',"crashed":true}' : '}');
+    // --- The one envelope writer: every run's answer, whoever made its result ----------------------
+    const key = (name) => stringify(name) + ':';
+    const [kResult, kFailure, kStdout, kStdoutCut, kStderr, kStderrCut] =
+      [K.result, K.failure, K.stdout, K.stdoutTruncated, K.stderr, K.stderrTruncated].map(key);
+    const [kCrashed, kMemoryRefused, kInterrupted] = [K.crashed, K.memoryRefused, K.interrupted].map((name) => ',' + key(name) + 'true');
+    // `result`: the runner's result record (JSON text); or `failure`: an error record, when the runner gave none.
+    function envelope({ result, failure, crashed = false }) {
+      return '{' + (result !== undefined ? kResult + result : kFailure + stringify(failure))
+        + ',' + kStdout + stringify(outputText(stdout, crashed)) + ',' + kStdoutCut + stdout.truncated
+        + ',' + kStderr + stringify(outputText(stderr, crashed)) + ',' + kStderrCut + stderr.truncated
+        + (crashed ? kCrashed : '') + (memoryRefused ? kMemoryRefused : '') + (interrupted ? kInterrupted : '') + '}';
+    }
+    function errorRecord(type, message, line, traceback) {
+      return { [K.type]: type, [K.message]: message, [K.line]: line, [K.traceback]: traceback };
     }
     // After a crash Pyodide dumps the Python stack into the output; the runner's frames are not the user's.
-    const runnerFrame = /^ {2}File "<pyodide-embedded>", line \d+ in \w+$/;
+    const runnerFrame = '  File ' + stringify(names.runnerFile) + ', line ';
     function outputText(sink, crashed) {
       const text = sink.text();
-      return crashed ? text.split('\n').filter((line) => !runnerFrame.test(line)).join('\n') : text;
+      return crashed ? text.split('\n').filter((line) => !line.startsWith(runnerFrame)).join('\n') : text;
     }
 
     // A trap in WebAssembly (out-of-bounds access, a null function pointer, `unreachable`, the stack
@@ -487,54 +529,50 @@
       let what;
       try { what = String(e?.message ?? e).split('\n')[0].slice(0, 500); } catch { what = 'an unprintable error'; }
       const message = 'the interpreter crashed (' + what + ') and its state is lost';
-      return envelope('{"value":null,"repr":false,"truncated":false,"error":'
-        + stringify({ type: 'RuntimeError', message, line: 'RuntimeError: ' + message, traceback: 'RuntimeError: ' + message + '\n' }) + '}', true);
+      return envelope({ failure: errorRecord('SystemError', message, 'SystemError: ' + message, 'SystemError: ' + message + '\n'), crashed: true });
     }
 
     // An exception that escapes the runner's own code: a stop that landed just after the user's code
     // ended, or a trace or profile function that code left to raise inside the runner. Python itself
     // is intact, so the run is reported as failed with that exception once the run's end is done
-    // again (hooks dropped, output flushed); if even that fails, the error goes on to the host, which
-    // discards the sandbox.
+    // again (hooks dropped, output flushed); if even that fails, the interpreter is not trusted again.
     function runnerFailed(e) {
       if (fatal !== null || !(e instanceof PythonError)) return crashed(fatal ?? e);
       pyEndRun();
-      const type = typeof e?.type === 'string' ? e.type : 'RuntimeError';
+      const type = typeof e.type === 'string' ? e.type : 'RuntimeError';
       // Pyodide's message is the whole traceback, through the runner's frames: keep its last line.
-      const lines = String(e?.message ?? e).trim().split('\n');
+      const lines = String(e.message).trim().split('\n');
       const line = lines[lines.length - 1] || type;
       const message = line.startsWith(type + ': ') ? line.slice(type.length + 2) : '';
-      return envelope('{"value":null,"repr":false,"truncated":false,"error":'
-        + stringify({ type, message, line, traceback: line + '\n' }) + '}');
+      return envelope({ failure: errorRecord(type, message, line, line + '\n') });
+    }
+    function failedOrCrashed(e) {
+      try { return runnerFailed(e); } catch (again) { return crashed(again); }
     }
 
     // A crash that the code caught (a trap can surface as a Python exception) still ends the sandbox.
     function finished(result) {
-      return fatal !== null ? crashed(fatal) : envelope(result);
+      return fatal !== null ? crashed(fatal) : envelope({ result });
     }
 
-    // Returns the result envelope, or null when the code awaits: the host then calls poll().
+    // Returns the result envelope, or null when the code awaits: the host then polls.
     let pending = null;
     function run(code) {
       stdout.reset();
       stderr.reset();
+      memoryRefused = false;
+      interrupted = false;
       if (fatal !== null) return crashed(fatal);
       try {
         if (!pyPrepare(code)) return finished(pyRunSync());
       } catch (e) {
-        try { return runnerFailed(e); } catch (again) { return crashed(again); }
+        return failedOrCrashed(e);
       }
       pending = { done: null };
       const current = pending;
       Promise.resolve(pyRunAsync()).then(
         (result) => { current.done = finished(result); },
-        (e) => {
-          try {
-            current.done = runnerFailed(e);
-          } catch (again) {
-            current.done = crashed(again);
-          }
-        });
+        (e) => { current.done = failedOrCrashed(e); });
       return null;
     }
     // Drives an awaiting run: returns its envelope when done, else ms until the next timer (-1: none).
@@ -558,8 +596,20 @@
       timers.clear();
     }
 
+    // --- The one dispatcher: a handler for each HostCall, checked complete at start -------------
     const io = makeIo(pyodide, runnerNamespace);
-    return { run, poll, abandon, interruptBuffer, version: pyodide.version, io };
+    const byName = {
+      run, poll, abandon,
+      allocate: io.allocate, writeFile: io.writeFile, readFile: io.readFile,
+      stageGlobals: io.stageGlobals, refreshImports: io.refreshImports, sitePackages: io.sitePackages,
+    };
+    const handlers = [];
+    for (const [name, number] of Object.entries(calls)) {
+      if (typeof byName[name] !== 'function') throw new Error('No handler for the host call ' + name);
+      handlers[number] = byName[name];
+    }
+    const dispatch = (call, a, b) => handlers[call](a, b);
+    return { dispatch, interruptBuffer, version: pyodide.version };
   }
 
   const started = boot().catch((e) => {

@@ -12,14 +12,19 @@ import time
 import traceback
 import types
 
-RUNNER_MODULE = "_pyodide_embedded_runner"
 
 
-def load_runner(source):
-    """Compiles and runs the runner (Runner.py) here, once, instead of in every sandbox at start."""
-    runner = types.ModuleType(RUNNER_MODULE)
-    exec(compile(source, "<pyodide-embedded>", "exec"), runner.__dict__)
-    sys.modules[RUNNER_MODULE] = runner
+def load_runner(source, protocol_json):
+    """Compiles and runs the runner (Runner.py) here, once, instead of in every sandbox at start.
+
+    `protocol_json` is the host's declaration of the crossing (SandboxProtocol.cs): the runner reads its
+    file names and result keys from it, as the global PROTOCOL."""
+    protocol = json.loads(protocol_json)
+    names = protocol["names"]
+    runner = types.ModuleType(names["runnerModule"])
+    runner.PROTOCOL = protocol
+    exec(compile(source, names["runnerFile"], "exec"), runner.__dict__)
+    sys.modules[names["runnerModule"]] = runner
     # Everything loaded so far lives as long as the sandbox. Freezing it keeps the cyclic GC of
     # every restored sandbox from walking (and so writing to) these objects: their pages of the
     # image stay shared between sandboxes instead of being copied into each one.

@@ -38,12 +38,12 @@ internal sealed class PreparedRun
         var codeBytes = Encoding.UTF8.GetByteCount(code);
         var prepared = inputs is null ? null : PreparedInputs.Create(inputs, Math.Max(0, options.MaxCodeBytes - codeBytes));
         var refusal = codeBytes > options.MaxCodeBytes
-            ? PythonError.FromLimit("CodeTooLargeError", $"the code is {codeBytes} bytes, more than the limit of {options.MaxCodeBytes} bytes")
+            ? (SandboxLimit.CodeSize, PythonError.Of("ValueError", $"the code is {codeBytes} bytes, more than the limit of {options.MaxCodeBytes} bytes"))
             : prepared is not null && codeBytes + prepared.GlobalsBytes > options.MaxCodeBytes
-            ? PythonError.FromLimit("CodeTooLargeError", $"the code and its globals (as JSON) take more than the limit of {options.MaxCodeBytes} bytes")
+            ? (SandboxLimit.CodeSize, PythonError.Of("ValueError", $"the code and its globals (as JSON) take more than the limit of {options.MaxCodeBytes} bytes"))
             : prepared is not null && prepared.FileBytes > options.MaxFileBytes
-            ? PythonError.FromLimit("FilesTooLargeError", $"the files are {prepared.FileBytes} bytes, more than the limit of {options.MaxFileBytes} bytes")
-            : null;
-        return new PreparedRun(code, inputs?.Timeout ?? options.Timeout, prepared, refusal is null ? null : new SandboxResult { Error = refusal });
+            ? (SandboxLimit.FileSize, PythonError.Of("OSError", $"the files are {prepared.FileBytes} bytes, more than the limit of {options.MaxFileBytes} bytes"))
+            : ((SandboxLimit Limit, PythonError Error)?)null;
+        return new PreparedRun(code, inputs?.Timeout ?? options.Timeout, prepared, refusal is { } r ? new SandboxResult { Error = r.Error, Limit = r.Limit } : null);
     }
 }

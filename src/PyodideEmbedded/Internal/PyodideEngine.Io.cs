@@ -1,49 +1,35 @@
 using Microsoft.ClearScript;
 using Microsoft.ClearScript.JavaScript;
+using PyodideEmbedded.Internal.Protocol;
 
 namespace PyodideEmbedded.Internal;
 
 /// <summary>
-/// Files, globals and packages: the calls into Bootstrap.js's <c>io</c> function. Bytes cross as
-/// ArrayBuffers that the host fills or reads in place (<c>IArrayBuffer.WriteBytes</c> is slow for
-/// megabytes), and nothing else crosses but strings and numbers: no host object enters the realm.
-/// What comes back was built where sandboxed code can reach, so its type and size are checked here.
+/// Files, globals and packages: the IO host calls. Bytes cross as ArrayBuffers that the host fills or
+/// reads in place (<c>IArrayBuffer.WriteBytes</c> is slow for megabytes), and nothing else crosses but
+/// strings and numbers: no host object enters the realm. What comes back was built where sandboxed code
+/// can reach, so its type, range and size are checked here.
 /// </summary>
 internal sealed partial class PyodideEngine
 {
-    private const int AllocateOp = 1;
-    private const int WriteFileOp = 2;
-    private const int ReadFileOp = 3;
-    private const int StageGlobalsOp = 4;
-    private const int RefreshImportsOp = 5;
-    private const int SitePackagesOp = 6;
-
-    private ScriptObject? _io;
-
-    // Like the run dispatcher: a function made by Evaluate is much cheaper to call than one read with GetProperty.
-    private void AttachIo(ScriptObject api)
+    /// <summary>Writes a file into the sandbox's file system; returns null, or why it could not.</summary>
+    public FileFailure? WriteFile(string path, ReadOnlyMemory<byte> bytes)
     {
-        _io = (ScriptObject)_engine.Evaluate("(() => { let io; return (op, a, b) => op === 0 ? void (io = a) : io(op, a, b); })()");
-        _io.InvokeAsFunction(0, api.GetProperty("io"));
-    }
-
-    /// <summary>Writes a file into the sandbox's file system; returns null, or the error code from Bootstrap.js.</summary>
-    public string? WriteFile(string path, ReadOnlyMemory<byte> bytes)
-    {
-        if (_io!.InvokeAsFunction(AllocateOp, bytes.Length) is not IArrayBuffer buffer)
+        if (Call(HostCall.Allocate, bytes.Length) is not IArrayBuffer buffer)
         {
-            return "ENOSPC"; // V8 refused the allocation (the isolate's ArrayBuffer limit)
+            return new FileFailure(FileError.NoSpace); // V8 refused the allocation (the isolate's ArrayBuffer limit)
         }
 
         try
         {
             if (buffer.Size != (ulong)bytes.Length)
             {
-                return "EIO";
+                return new FileFailure(FileError.Io);
             }
 
             CopyInto(buffer, bytes);
-            return Code(_io.InvokeAsFunction(WriteFileOp, path, buffer));
+            var outcome = Call(HostCall.WriteFile, path, buffer);
+            return outcome is null or Undefined ? null : ReadFailure(outcome);
         }
         finally
         {
@@ -51,22 +37,21 @@ internal sealed partial class PyodideEngine
         }
     }
 
-    /// <summary>Reads a file of at most <paramref name="maxBytes"/> bytes: its bytes, or an error code
-    /// (<c>ENOENT</c>, <c>EFBIG size</c>, ...).</summary>
-    public (byte[]? Bytes, string? Error) ReadFile(string path, long maxBytes)
+    /// <summary>Reads a file of at most <paramref name="maxBytes"/> bytes: its bytes, or why it could not.</summary>
+    public (byte[]? Bytes, FileFailure? Failure) ReadFile(string path, long maxBytes)
     {
-        var outcome = _io!.InvokeAsFunction(ReadFileOp, path, (double)maxBytes);
+        var outcome = Call(HostCall.ReadFile, path, (double)maxBytes);
         try
         {
             if (outcome is not ITypedArray<byte> view)
             {
-                return (null, Code(outcome) ?? "EIO");
+                return (null, ReadFailure(outcome));
             }
 
             var size = view.Size;
             if (size > (ulong)maxBytes)
             {
-                return (null, "EFBIG " + size);
+                return (null, new FileFailure(FileError.TooLarge, (long)Math.Min(size, long.MaxValue)));
             }
 
             var bytes = new byte[size];
@@ -90,19 +75,45 @@ internal sealed partial class PyodideEngine
     }
 
     /// <summary>Hands the runner the globals (JSON text) that the next run sets before its code.</summary>
-    public void StageGlobals(string json) => _io!.InvokeAsFunction(StageGlobalsOp, json);
+    public void StageGlobals(string json) => Call(HostCall.StageGlobals, json);
 
     /// <summary>Lets imports see files written since (a package just installed).</summary>
-    public void RefreshImports() => _io!.InvokeAsFunction(RefreshImportsOp);
+    public void RefreshImports() => Call(HostCall.RefreshImports);
 
     /// <summary>The site-packages folder, as Python's <c>sys.path</c> named it when the sandbox started.</summary>
-    public string SitePackages() => _io!.InvokeAsFunction(SitePackagesOp) as string ?? "";
+    public string SitePackages() => Call(HostCall.SitePackages) as string ?? "";
 
-    // An error code is short ASCII; anything else from the realm is just a failure.
-    private static string? Code(object? outcome) => outcome switch
+    /// <summary>A failure record from the realm, re-checked: a known <see cref="FileError"/> and a finite size; anything else is <see cref="FileError.Io"/>.</summary>
+    internal static FileFailure ReadFailure(object? outcome)
     {
-        null or Undefined => null,
-        string { Length: > 0 and <= 40 } code when code.All(static c => c is (>= 'A' and <= 'Z') or (>= '0' and <= '9') or ' ') => code,
-        _ => "EIO",
+        if (outcome is not ScriptObject record)
+        {
+            return new FileFailure(FileError.Io);
+        }
+
+        try
+        {
+            var error = Number(record.GetProperty(EnvelopeKeys.FileError));
+            var size = Number(record.GetProperty(EnvelopeKeys.FileSize));
+            return error is { } code && code == Math.Floor(code) && code is >= 0 and <= int.MaxValue && Enum.IsDefined((FileError)(int)code)
+                ? new FileFailure((FileError)(int)code, size is >= 0 and <= long.MaxValue ? (long)size.Value : 0)
+                : new FileFailure(FileError.Io);
+        }
+        catch (ScriptEngineException)
+        {
+            return new FileFailure(FileError.Io); // a getter planted by sandboxed code threw
+        }
+        finally
+        {
+            (record as IDisposable)?.Dispose();
+        }
+    }
+
+    private static double? Number(object? value) => value switch
+    {
+        int i => i,
+        long l => l,
+        double d when double.IsFinite(d) => d,
+        _ => null,
     };
 }

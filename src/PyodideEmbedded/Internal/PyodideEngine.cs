@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using Microsoft.ClearScript;
 using Microsoft.ClearScript.JavaScript;
 using Microsoft.ClearScript.V8;
+using PyodideEmbedded.Internal.Protocol;
 
 namespace PyodideEmbedded.Internal;
 
@@ -26,15 +27,12 @@ internal sealed partial class PyodideEngine : IDisposable
     private static readonly string s_runnerSource = ReadResource("Runner.py");
     private static readonly string s_preloadSource = ReadResource("Preload.py");
 
-    private const int RunOp = 0;
-    private const int PollOp = 1;
-    private const int AbandonOp = 2;
-
     private readonly V8ScriptEngine _engine;
-    // One function for every call into the sandbox: run (0), poll (1), abandon (2). ClearScript calls
-    // a function handle that came from Evaluate in ~3 µs, but one read with GetProperty in 35-60 µs
-    // and ~32 KB of garbage per call (measured), so the hot path goes through this handle only.
-    private ScriptObject? _dispatch;
+    // One function for every call into the sandbox (a HostCall and its arguments), which forwards to
+    // Bootstrap.js's dispatcher. ClearScript calls a function handle that came from Evaluate in ~3 µs,
+    // but one read with GetProperty in 35-60 µs and ~32 KB of garbage per call (measured), so every
+    // call goes through this handle.
+    private ScriptObject? _calls;
     private ITypedArray<int>? _interruptBuffer;
     private IntPtr _interruptFlag;
     private int _disposed;
@@ -204,6 +202,7 @@ internal sealed partial class PyodideEngine : IDisposable
         var config = _engine.Evaluate("({})") as ScriptObject ?? throw new InvalidOperationException("V8 returned no object.");
         config.SetProperty("maxOutputBytes", options.MaxOutputBytes);
         config.SetProperty("allowJsInterop", options.AllowJsInterop);
+        config.SetProperty("protocol", SandboxProtocol.ForBootConfig());
         if (mode == BootMode.MakeSnapshot)
         {
             config.SetProperty("runnerSource", s_runnerSource);
@@ -219,23 +218,24 @@ internal sealed partial class PyodideEngine : IDisposable
 
     private void Attach(ScriptObject api)
     {
-        _dispatch = (ScriptObject)_engine.Evaluate(
-            "(() => { let api; return (op, arg) => op === 0 ? api.run(arg) : op === 1 ? api.poll() : op === 2 ? api.abandon() : void (api = arg); })()");
-        _dispatch.InvokeAsFunction(-1, api);
+        // The first call hands the trampoline its target; it knows nothing of the calls themselves.
+        _calls = (ScriptObject)_engine.Evaluate("(() => { let target; return (call, a, b) => target ? target(call, a, b) : void (target = call); })()");
+        _calls.InvokeAsFunction(api.GetProperty("dispatch"));
         PyodideVersion = (string)api.GetProperty("version");
         _interruptBuffer = (ITypedArray<int>)api.GetProperty("interruptBuffer");
         // The buffer is a SharedArrayBuffer: its backing store never moves, and V8 keeps it alive while
         // the JS side holds it (Pyodide does). Writing to it from a host thread is how a browser's main
         // thread interrupts a Pyodide worker; here the host plays the main thread.
         _interruptFlag = _interruptBuffer.InvokeWithDirectAccess(static pointer => pointer);
-        AttachIo(api);
     }
+
+    private object? Call(HostCall call, object? a = null, object? b = null) => _calls!.InvokeAsFunction((int)call, a, b);
 
     /// <summary>
     /// One trivial run, on the thread that will make the real ones: the first call from a thread
     /// into an isolate and the first run of the runner's path cost milliseconds, paid here at start.
     /// </summary>
-    private void WarmUp() => _dispatch!.InvokeAsFunction(RunOp, "None");
+    private void WarmUp() => Call(HostCall.Run, "None");
 
     /// <summary>
     /// Runs code to completion and returns the JSON envelope built by Bootstrap.js; or null when
@@ -245,7 +245,7 @@ internal sealed partial class PyodideEngine : IDisposable
     /// <exception cref="ScriptEngineException">The engine failed (heap limit, internal error).</exception>
     public string? Run(string code, WaitHandle stop)
     {
-        if (_dispatch!.InvokeAsFunction(RunOp, code) is string envelope)
+        if (Call(HostCall.Run, code) is string envelope)
         {
             return envelope;
         }
@@ -253,7 +253,7 @@ internal sealed partial class PyodideEngine : IDisposable
         // Top-level await: this thread is the event loop. Run due timers, sleep until the next one.
         while (true)
         {
-            var polled = _dispatch.InvokeAsFunction(PollOp);
+            var polled = Call(HostCall.Poll);
             if (polled is string done)
             {
                 return done;
@@ -262,7 +262,7 @@ internal sealed partial class PyodideEngine : IDisposable
             var wait = PollDelay(polled);
             if (stop.WaitOne(wait))
             {
-                _dispatch.InvokeAsFunction(AbandonOp);
+                Call(HostCall.Abandon);
                 return null;
             }
         }
@@ -337,7 +337,7 @@ internal sealed partial class PyodideEngine : IDisposable
 
         _interruptFlag = IntPtr.Zero;
         // Release our handles into the isolate before the isolate itself, not later from a finalizer.
-        foreach (var handle in new IDisposable?[] { _dispatch as IDisposable, _interruptBuffer as IDisposable, _io as IDisposable })
+        foreach (var handle in new IDisposable?[] { _calls as IDisposable, _interruptBuffer as IDisposable })
         {
             handle?.Dispose();
         }

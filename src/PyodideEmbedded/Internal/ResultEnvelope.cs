@@ -1,63 +1,73 @@
 using System.Text;
 using System.Text.Json;
+using PyodideEmbedded.Internal.Protocol;
 
 namespace PyodideEmbedded.Internal;
 
+/// <summary>What a run's envelope says, beyond its result.</summary>
+/// <param name="Result">The result, with the output caps applied again.</param>
+/// <param name="Crashed">The interpreter crashed (a WebAssembly trap, a fatal error in Pyodide): the host must not
+/// run anything in it again. A forged report only costs the forger its own sandbox.</param>
+/// <param name="MemoryRefused">The memory limit refused Python memory during the run.</param>
+/// <param name="Interrupted">Python took the host's soft interrupt during the run.</param>
+internal sealed record ParsedEnvelope(SandboxResult Result, bool Crashed, bool MemoryRefused, bool Interrupted);
+
 /// <summary>
-/// Reads the one JSON string that a run hands back across the V8 boundary (built by Bootstrap.js and
-/// Runner.py). Everything in it is untrusted: code in the sandbox can rewrite the functions that
-/// build it, so any shape error makes it invalid, and the output caps are applied again here.
+/// Reads the one JSON string that a run hands back across the V8 boundary (written by Bootstrap.js around
+/// Runner.py's result record; the keys are <see cref="EnvelopeKeys"/>). Everything in it is untrusted: code
+/// in the sandbox can rewrite the functions that build it, so any shape error makes it invalid, and the
+/// output caps are applied again here.
 /// </summary>
 internal static class ResultEnvelope
 {
-    /// <param name="envelope">The JSON text from the sandbox.</param>
-    /// <param name="maxOutputBytes">The output cap, applied again here.</param>
-    /// <param name="result">The result, when the text is a valid envelope.</param>
-    /// <param name="crashed">Set when the sandbox reports that its interpreter crashed (a WebAssembly trap or a
-    /// fatal error in Pyodide): the host must not run anything in it again. A forged report only costs the
-    /// forger its own sandbox.</param>
-    public static bool TryParse(string envelope, int maxOutputBytes, out SandboxResult result, out bool crashed)
+    public static ParsedEnvelope? TryParse(string envelope, int maxOutputBytes)
     {
-        result = null!;
-        crashed = false;
         // Three capped fields, JSON-escaped (up to 6 characters each), plus a bounded error.
         if (envelope.Length > (3L * maxOutputBytes * 6) + (1 << 20))
         {
-            return false;
+            return null;
         }
 
         try
         {
-            result = Parse(envelope, maxOutputBytes, out crashed);
-            return true;
+            return Parse(envelope, maxOutputBytes);
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException or ArgumentException)
         {
-            return false;
+            return null;
         }
     }
 
-    private static SandboxResult Parse(string envelope, int maxOutputBytes, out bool crashed)
+    private static ParsedEnvelope Parse(string envelope, int maxOutputBytes)
     {
         using var document = JsonDocument.Parse(envelope, new JsonDocumentOptions { MaxDepth = 256 });
         var root = document.RootElement;
-        crashed = root.TryGetProperty("crashed", out var crash) && crash.GetBoolean();
-        var result = root.GetProperty("result");
-        var value = result.GetProperty("value");
-        var error = result.GetProperty("error");
-        var (stdout, stdoutCut) = Cap(ReadString(root, "stdout"), maxOutputBytes);
-        var (stderr, stderrCut) = Cap(ReadString(root, "stderr"), maxOutputBytes);
+        var (stdout, stdoutCut) = Cap(ReadString(root, EnvelopeKeys.Stdout), maxOutputBytes);
+        var (stderr, stderrCut) = Cap(ReadString(root, EnvelopeKeys.Stderr), maxOutputBytes);
         var parsed = new SandboxResult
         {
-            Value = value.ValueKind == JsonValueKind.Null ? null : value.Clone(),
-            ValueIsRepr = result.GetProperty("repr").GetBoolean(),
-            ValueTruncated = result.GetProperty("truncated").GetBoolean(),
             Stdout = stdout,
-            StdoutTruncated = root.GetProperty("stdoutTruncated").GetBoolean() || stdoutCut,
+            StdoutTruncated = root.GetProperty(EnvelopeKeys.StdoutTruncated).GetBoolean() || stdoutCut,
             Stderr = stderr,
-            StderrTruncated = root.GetProperty("stderrTruncated").GetBoolean() || stderrCut,
-            Error = error.ValueKind == JsonValueKind.Null ? null : ReadError(error),
+            StderrTruncated = root.GetProperty(EnvelopeKeys.StderrTruncated).GetBoolean() || stderrCut,
         };
+        if (root.TryGetProperty(EnvelopeKeys.Result, out var result))
+        {
+            var value = result.GetProperty(EnvelopeKeys.Value);
+            var error = result.GetProperty(EnvelopeKeys.Error);
+            parsed = parsed with
+            {
+                Value = value.ValueKind == JsonValueKind.Null ? null : value.Clone(),
+                ValueIsRepr = result.GetProperty(EnvelopeKeys.Repr).GetBoolean(),
+                ValueTruncated = result.GetProperty(EnvelopeKeys.Truncated).GetBoolean(),
+                Error = error.ValueKind == JsonValueKind.Null ? null : ReadError(error),
+            };
+        }
+        else
+        {
+            parsed = parsed with { Error = ReadError(root.GetProperty(EnvelopeKeys.Failure)) };
+        }
+
         if (parsed.Value is { } unreadable && !IsWritable(unreadable))
         {
             // A forged value with lone surrogate escapes: no JSON writer would accept it.
@@ -71,14 +81,16 @@ internal static class ResultEnvelope
             parsed = parsed with { Value = CappedJsonString(json.GetRawText(), maxOutputBytes), ValueIsRepr = true, ValueTruncated = true };
         }
 
-        return parsed;
+        return new ParsedEnvelope(parsed, Flag(root, EnvelopeKeys.Crashed), Flag(root, EnvelopeKeys.MemoryRefused), Flag(root, EnvelopeKeys.Interrupted));
     }
 
+    private static bool Flag(JsonElement root, string name) => root.TryGetProperty(name, out var flag) && flag.GetBoolean();
+
     private static PythonError ReadError(JsonElement error) => new(
-        Cap(ReadString(error, "type"), 1024).Text,
-        Cap(ReadString(error, "message"), 64 * 1024).Text,
-        Cap(ReadString(error, "line"), 64 * 1024).Text,
-        Cap(ReadString(error, "traceback"), 256 * 1024).Text);
+        Cap(ReadString(error, EnvelopeKeys.Type), 1024).Text,
+        Cap(ReadString(error, EnvelopeKeys.Message), 64 * 1024).Text,
+        Cap(ReadString(error, EnvelopeKeys.Line), 64 * 1024).Text,
+        Cap(ReadString(error, EnvelopeKeys.Traceback), 256 * 1024).Text);
 
     // Python strings may hold lone surrogates, which arrive as \udXXX escapes that .NET refuses to decode.
     private static string ReadString(JsonElement element, string name)

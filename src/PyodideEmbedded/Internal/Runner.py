@@ -1,8 +1,9 @@
-# Runs one piece of user code and returns a JSON envelope for the host.
+# Runs one piece of user code and returns its result record (JSON text) for the host.
 # The template loads this file once, before its memory image is taken (Preload.py), as a module that
 # each sandbox takes out of sys.modules at start: user code never sees these names, and the helpers it
 # uses (json, traceback, ...) are bound here at boot, so a user who monkey-patches `json.dumps`
-# or `builtins.print` cannot change how results are reported.
+# or `builtins.print` cannot change how results are reported. PROTOCOL (the host's declaration of the
+# crossing, SandboxProtocol.cs) is set by the template before this file runs.
 import ast
 import builtins
 import importlib
@@ -14,7 +15,9 @@ import traceback
 _dumps = json.dumps
 _loads = json.loads
 _CO_COROUTINE = 0x80
-_FILENAME = "<exec>"
+_KEYS = PROTOCOL["keys"]  # noqa: F821 (set by Preload.load_runner)
+_FILENAME = PROTOCOL["names"]["userFile"]  # noqa: F821
+_RUNNER_FILENAME = PROTOCOL["names"]["runnerFile"]  # noqa: F821
 _MAX_DEPTH = 100
 _INF = float("inf")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -102,9 +105,6 @@ def _encode_value(value):
     return encoded, True, truncated
 
 
-_RUNNER_FILENAME = "<pyodide-embedded>"
-
-
 def _hide_sandbox_frames(exception):
     """Drops the runner's and Pyodide's frames above the user's code, and the runner's own frames anywhere."""
     pending, seen = [exception], set()
@@ -132,7 +132,7 @@ def _describe(e):
         message = str(e)
     except BaseException:
         message = ""
-    return {"type": type(e).__name__, "message": message, "line": last, "traceback": trace[-65536:]}
+    return {_KEYS["type"]: type(e).__name__, _KEYS["message"]: message, _KEYS["line"]: last, _KEYS["traceback"]: trace[-65536:]}
 
 
 def _compile(code):
@@ -241,11 +241,19 @@ async def run_async():
     return _envelope(value, error)
 
 
+# The result record: {value, repr, truncated, error}, built by concatenation (the hot path of a run).
+_K_VALUE = "{" + _dumps(_KEYS["value"]) + ":"
+_K_REPR = "," + _dumps(_KEYS["repr"]) + ":"
+_K_TRUNCATED = "," + _dumps(_KEYS["truncated"]) + ":"
+_K_ERROR = "," + _dumps(_KEYS["error"]) + ":"
+_FLAG = {True: "true", False: "false"}
+
+
 def _envelope(value, error):
     if error is not None:
-        return '{"value":null,"repr":false,"truncated":false,"error":' + _dumps(error, ensure_ascii=True) + "}"
+        return _K_VALUE + "null" + _K_REPR + "false" + _K_TRUNCATED + "false" + _K_ERROR + _dumps(error, ensure_ascii=True) + "}"
     text, is_repr, truncated = _encode_value(value)
-    return '{"value":' + text + ',"repr":' + ("true" if is_repr else "false") + ',"truncated":' + ("true" if truncated else "false") + ',"error":null}'
+    return _K_VALUE + text + _K_REPR + _FLAG[is_repr] + _K_TRUNCATED + _FLAG[truncated] + _K_ERROR + "null}"
 
 
 # Globals from the host (RunInputs.Globals): JSON text staged just before a run, set in the user's

@@ -102,7 +102,8 @@ public sealed class DataInOutTests(SharedSandbox shared, ITestOutputHelper outpu
     {
         var result = await Sandbox.RunAsync("g_huge_ran = True", new RunInputs { Globals = Globals(("g_huge", new string('x', 2 * 1024 * 1024))) });
 
-        Assert.Equal("CodeTooLargeError", result.Error!.TypeName);
+        Assert.Equal(SandboxLimit.CodeSize, result.Limit);
+        Assert.Equal("ValueError", result.Error!.TypeName);
         Assert.Contains("globals", result.Error.Message, StringComparison.Ordinal);
         Assert.False((await Sandbox.RunAsync("'g_huge_ran' in globals()")).Value!.Value.GetBoolean());
     }
@@ -198,7 +199,8 @@ public sealed class DataInOutTests(SharedSandbox shared, ITestOutputHelper outpu
 
         var result = await Sandbox.RunAsync("g_files_ran = True", new RunInputs { Files = Files(("/data/too_big.bin", tooBig)) });
 
-        Assert.Equal("FilesTooLargeError", result.Error!.TypeName);
+        Assert.Equal(SandboxLimit.FileSize, result.Limit);
+        Assert.Equal("OSError", result.Error!.TypeName);
         Assert.False((await Sandbox.RunAsync("import os\n'g_files_ran' in globals() or os.path.exists('/data/too_big.bin')")).Value!.Value.GetBoolean());
     }
 

@@ -32,7 +32,8 @@ public sealed class WasmTrapTests
         Assert.False(result.Succeeded, $"{kind}: the run succeeded with {result.Value?.GetRawText()}");
         Assert.True(result.SandboxLost, $"{kind}: the sandbox was kept after {result.Error?.Summary}");
         Assert.True(sandbox.IsFaulted);
-        Assert.Equal("RuntimeError", result.Error!.TypeName);
+        Assert.Equal(SandboxLimit.EngineFailure, result.Limit);
+        Assert.Equal("SystemError", result.Error!.TypeName);
         Assert.Contains("crashed", result.Error.Message, StringComparison.Ordinal);
         foreach (var text in new[] { result.Stdout, result.Stderr, result.Error.Traceback })
         {
@@ -52,7 +53,8 @@ public sealed class WasmTrapTests
         var next = await cli.RunCodeAsync("1 + 1");
 
         Assert.True(trapped.GetProperty("state_lost").GetBoolean());
-        Assert.Equal("RuntimeError", trapped.GetProperty("error_type").GetString());
+        Assert.Equal("SystemError", trapped.GetProperty("error_type").GetString());
+        Assert.Equal("engine_failure", trapped.GetProperty("limit").GetString());
         Assert.Equal(2, next.GetProperty("output").GetInt32());
         Assert.False(next.TryGetProperty("state_lost", out _), "the loss was already reported with the trap");
         Assert.False((await cli.RunCodeAsync("'kept' in globals()")).GetProperty("output").GetBoolean());

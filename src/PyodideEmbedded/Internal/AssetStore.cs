@@ -37,7 +37,7 @@ internal sealed class AssetStore
         var manifestPath = Path.Combine(folder, ManifestFileName);
         if (!Directory.Exists(folder))
         {
-            throw new SandboxAssetException(folder, "The Pyodide asset folder does not exist.");
+            throw new SandboxAssetException(folder, $"The Pyodide asset folder '{folder}' does not exist.");
         }
 
         var manifest = AssetManifest.Parse(ReadVerifiedFile(folder, manifestPath, maxBytes: 64 * 1024), manifestPath);

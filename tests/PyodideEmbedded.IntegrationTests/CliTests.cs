@@ -178,7 +178,7 @@ public sealed class CliTests
         var (exitCode, _, stderr) = await CliProcess.RunToEndAsync("run", "--timeout-ms", "0", "1");
 
         Assert.Equal(2, exitCode);
-        Assert.Contains("Timeout", stderr, StringComparison.Ordinal);
+        Assert.Contains("--timeout-ms", stderr, StringComparison.Ordinal);
     }
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]

@@ -52,7 +52,88 @@ internal static partial class ReplyStream
 
         // .NET duplicated fd 1 for Console.Out when it was first used: make it write to the new fd 1 (stderr).
         Console.SetOut(new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = true });
-        return new FileStream(new SafeFileHandle(replies, ownsHandle: true), FileAccess.Write, bufferSize: 0);
+        return new DescriptorStream(new SafeFileHandle(replies, ownsHandle: true));
+    }
+
+    /// <summary>
+    /// Writes with write(2) at the descriptor's shared offset. A FileStream would write a regular file at a
+    /// position of its own: in <c>{ echo a; pyodide-sandbox run 1; echo b; } &gt; log</c> the result then
+    /// overwrote the shell's lines (the shell shares the offset, which positional writes never advance).
+    /// </summary>
+    private sealed class DescriptorStream(SafeFileHandle handle) : Stream
+    {
+        private const int Interrupted = 4; // EINTR
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => !handle.IsClosed;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override unsafe void Write(ReadOnlySpan<byte> buffer)
+        {
+            var fd = (int)handle.DangerousGetHandle();
+            while (!buffer.IsEmpty)
+            {
+                nint written;
+                fixed (byte* bytes = buffer)
+                {
+                    written = WriteBytes(fd, bytes, buffer.Length);
+                }
+
+                if (written < 0)
+                {
+                    var errno = Marshal.GetLastPInvokeError();
+                    if (errno == Interrupted)
+                    {
+                        continue;
+                    }
+
+                    throw new IOException($"Writing a reply failed (errno {errno}).");
+                }
+
+                buffer = buffer[(int)written..];
+            }
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            // A pipe or a file: write(2) blocks at most until the reader takes the bytes, as Console's own stream does.
+            cancellationToken.ThrowIfCancellationRequested();
+            Write(buffer.Span);
+            return ValueTask.CompletedTask;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                handle.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
     }
 
     [LibraryImport("libc", EntryPoint = "dup", SetLastError = true)]
@@ -63,6 +144,9 @@ internal static partial class ReplyStream
 
     [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     private static partial int Fcntl(int fd, int command, int argument);
+
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    private static unsafe partial nint WriteBytes(int fd, byte* bytes, nint count);
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);

@@ -149,6 +149,30 @@ public sealed class ReplyStreamTests
         Assert.Equal(stderrTarget, stdoutTarget);
     }
 
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task Run_StdoutIsAFileSharedWithTheShell_ResultLandsInOrder()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // a POSIX shell's shared file offset is the point
+        }
+
+        var log = Path.GetTempFileName();
+        try
+        {
+            var script = $"{{ echo a; dotnet '{CliProcess.Dll}' run 12345; echo b; }} > '{log}' 2>/dev/null";
+            using var shell = Process.Start(new ProcessStartInfo("bash", ["-c", script]) { UseShellExecute = false })!;
+            await shell.WaitForExitAsync();
+
+            // Written at the descriptor's shared offset: after "a", before "b", nothing overwritten.
+            Assert.Equal("a\n12345\nb\n", await File.ReadAllTextAsync(log));
+        }
+        finally
+        {
+            File.Delete(log);
+        }
+    }
+
     private static string? Target(int pid, int fd)
     {
         try

@@ -1,17 +1,16 @@
 # Runs once in the template engine, before its memory image is taken: modules imported here are
 # already loaded in every sandbox restored from that image. Nothing seeded from randomness may be
 # created here (the image is shared): `random` must not be imported.
-import ast
-import asyncio
-import builtins
+import ast  # noqa: F401 (preloaded for the image)
+import asyncio  # noqa: F401 (preloaded for the image)
+import builtins  # noqa: F401 (preloaded for the image)
 import gc
 import json
-import re
+import re  # noqa: F401 (preloaded for the image)
 import sys
-import time
-import traceback
+import time  # noqa: F401 (preloaded for the image)
+import traceback  # noqa: F401 (preloaded for the image)
 import types
-
 
 
 def load_runner(source, protocol_json):

@@ -7,7 +7,7 @@ export default [
   {
     // Bootstrap.js is evaluated by V8 (ClearScript) as one expression, `(function (assets, entropy,
     // config) {...})`: a classic script, not a module, in a bare isolate.
-    files: ['src/PyodideEmbedded/Internal/**/*.js'],
+    files: ['src/PyodideEmbedded/**/*.js'],
     languageOptions: {
       ecmaVersion: 'latest',
       sourceType: 'script',

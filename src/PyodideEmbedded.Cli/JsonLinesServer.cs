@@ -1,5 +1,3 @@
-using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace PyodideEmbedded.Cli;
@@ -11,13 +9,6 @@ namespace PyodideEmbedded.Cli;
 /// </summary>
 internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox>> createSandbox, TimeSpan maxTimeout, TextWriter diagnostics)
 {
-    private static readonly JsonWriterOptions s_writerOptions = new()
-    {
-        Indented = false,
-        // Replies are JSON lines for programs, not HTML: keep quotes and non-ASCII text readable.
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    };
-
     /// <summary>The <c>error_type</c> of a request line that was refused unread.</summary>
     public const string InvalidRequest = "InvalidRequest";
 
@@ -161,88 +152,9 @@ internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox
 
         return (w =>
         {
-            WriteResult(w, result, stateLost || result.SandboxLost);
-            WriteFiles(w, result, inputs?.ReadFiles is not null);
+            ReplyWriter.WriteResult(w, result, stateLost || result.SandboxLost);
+            ReplyWriter.WriteFiles(w, result, inputs?.ReadFiles is not null);
         }, sandbox);
-    }
-
-    /// <summary>Adds <c>"files"</c> (when files were asked for) and <c>"file_errors"</c> (when some could not be read).</summary>
-    private static void WriteFiles(Utf8JsonWriter w, SandboxResult result, bool asked)
-    {
-        if (asked)
-        {
-            w.WriteStartObject("files");
-            foreach (var (path, bytes) in result.Files)
-            {
-                w.WriteBase64String(path, bytes.Span);
-            }
-
-            w.WriteEndObject();
-        }
-
-        if (result.FileErrors.Count > 0)
-        {
-            w.WriteStartObject("file_errors");
-            foreach (var (path, reason) in result.FileErrors)
-            {
-                w.WriteString(path, reason);
-            }
-
-            w.WriteEndObject();
-        }
-    }
-
-    private static void WriteResult(Utf8JsonWriter w, SandboxResult result, bool stateLost)
-    {
-        if (result.Error is { } error)
-        {
-            w.WriteString("error", Clean(error.Summary));
-            w.WriteString("error_type", Clean(error.TypeName));
-            w.WriteString("traceback", Clean(error.Traceback));
-            if (ExitCodes.LimitName(result.Limit) is { } limit)
-            {
-                w.WriteString("limit", limit);
-            }
-        }
-        else
-        {
-            w.WritePropertyName("output");
-            if (result.Value is { } value)
-            {
-                value.WriteTo(w);
-            }
-            else
-            {
-                w.WriteNullValue();
-            }
-
-            if (result.ValueIsRepr)
-            {
-                w.WriteBoolean("output_is_repr", true);
-            }
-
-            if (result.ValueTruncated)
-            {
-                w.WriteBoolean("output_truncated", true);
-            }
-        }
-
-        w.WriteString("stdout", Clean(result.Stdout));
-        w.WriteString("stderr", Clean(result.Stderr));
-        if (result.StdoutTruncated)
-        {
-            w.WriteBoolean("stdout_truncated", true);
-        }
-
-        if (result.StderrTruncated)
-        {
-            w.WriteBoolean("stderr_truncated", true);
-        }
-
-        if (stateLost)
-        {
-            w.WriteBoolean("state_lost", true);
-        }
     }
 
     private static async Task WriteAsync(Stream output, JsonElement? id, Action<Utf8JsonWriter> writeProperties, CancellationToken cancellationToken)
@@ -270,7 +182,7 @@ internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox
 
     private static void Serialize(MemoryStream buffer, JsonElement? id, Action<Utf8JsonWriter> writeProperties)
     {
-        using var writer = new Utf8JsonWriter(buffer, s_writerOptions);
+        using var writer = new Utf8JsonWriter(buffer, ReplyWriter.Options);
         writer.WriteStartObject();
         if (id is { } requestId)
         {
@@ -280,37 +192,5 @@ internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox
 
         writeProperties(writer);
         writer.WriteEndObject();
-    }
-
-    // Utf8JsonWriter rejects lone surrogates; Python strings may carry them.
-    private static string Clean(string text)
-    {
-        if (!text.AsSpan().ContainsAnyInRange('\uD800', '\uDFFF'))
-        {
-            return text;
-        }
-
-        var builder = new StringBuilder(text.Length);
-        foreach (var rune in EnumerateRunesLossy(text))
-        {
-            builder.Append(rune.ToString());
-        }
-
-        return builder.ToString();
-    }
-
-    private static IEnumerable<Rune> EnumerateRunesLossy(string text)
-    {
-        for (var i = 0; i < text.Length;)
-        {
-            if (Rune.DecodeFromUtf16(text.AsSpan(i), out var rune, out var consumed) != System.Buffers.OperationStatus.Done)
-            {
-                rune = Rune.ReplacementChar;
-                consumed = Math.Max(consumed, 1);
-            }
-
-            yield return rune;
-            i += consumed;
-        }
     }
 }

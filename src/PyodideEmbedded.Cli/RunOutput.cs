@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 
 namespace PyodideEmbedded.Cli;
@@ -9,17 +10,17 @@ internal static class RunOutput
     {
         if (asJson)
         {
-            await stdout.WriteLineAsync(JsonSerializer.Serialize(new
+            // The same object as a serve reply (with "files" when files were read back).
+            using var buffer = new MemoryStream();
+            using (var writer = new Utf8JsonWriter(buffer, ReplyWriter.Options))
             {
-                output = result.Value,
-                output_is_repr = result.ValueIsRepr,
-                stdout = result.Stdout,
-                stderr = result.Stderr,
-                error = result.Error?.Summary,
-                traceback = result.Error?.Traceback,
-                files = result.Files, // bytes as base64
-                file_errors = result.FileErrors,
-            })).ConfigureAwait(false);
+                writer.WriteStartObject();
+                ReplyWriter.WriteResult(writer, result, result.SandboxLost);
+                ReplyWriter.WriteFiles(writer, result, asked: result.Files.Count + result.FileErrors.Count > 0);
+                writer.WriteEndObject();
+            }
+
+            await stdout.WriteLineAsync(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length)).ConfigureAwait(false);
             return;
         }
 

@@ -1,6 +1,5 @@
 using System.IO.Compression;
 using System.Text;
-using PyodideEmbedded.IntegrationTests;
 using PyodideEmbedded.Internal;
 
 namespace PyodideEmbedded.Tests;

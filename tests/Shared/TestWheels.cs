@@ -2,10 +2,9 @@ using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace PyodideEmbedded.IntegrationTests;
+namespace PyodideEmbedded.Tests.Shared;
 
-/// <summary>Builds small wheels and their manifest, as a user's packages folder would hold them.
-/// (Also compiled into the fast test project.)</summary>
+/// <summary>Builds small wheels and their manifest, as a user's packages folder would hold them.</summary>
 internal static class TestWheels
 {
     /// <summary>Writes <c>{dist}-{version}-{tag}.whl</c> with the given files plus a dist-info folder; returns the file name.</summary>

@@ -294,6 +294,3 @@ public sealed class LimitTests
         Assert.True((await spinning).TimedOut);
     }
 }
-
-[CollectionDefinition(nameof(LimitsCollection), DisableParallelization = true)]
-public sealed class LimitsCollection;

@@ -5,7 +5,7 @@ namespace PyodideEmbedded.IntegrationTests.Security;
 /// <summary>Group 4: with the default options (AllowJsInterop = false) the JS bridge modules must be out of reach,
 /// by any import route; and package loading must fetch nothing.</summary>
 [Collection(SecurityDefaultSandboxDefinition.Name)]
-public sealed class ModuleImportTests(DefaultSandboxFixture fixture)
+public sealed class ModuleImportTests(SharedSandbox fixture)
 {
     private readonly PythonSandbox _sandbox = fixture.Sandbox;
 

@@ -2,16 +2,6 @@ using System.Text.Json;
 
 namespace PyodideEmbedded.IntegrationTests.Security;
 
-/// <summary>One <c>pyodide-sandbox serve</c> process (interop on) shared by the forgery attacks.</summary>
-public sealed class CliServerFixture : IAsyncLifetime
-{
-    internal CliServer Server { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Server = await CliServer.StartAsync("--allow-js-interop");
-
-    public async Task DisposeAsync() => await Server.DisposeAsync();
-}
-
 /// <summary>Group 8: the CLI's stdout carries exactly one valid JSON reply per request, whatever the code prints.</summary>
 public sealed class ProtocolForgeryTests(CliServerFixture fixture) : IClassFixture<CliServerFixture>
 {

@@ -1,0 +1,4 @@
+namespace PyodideEmbedded.IntegrationTests;
+
+[CollectionDefinition(nameof(LimitsCollection), DisableParallelization = true)]
+public sealed class LimitsCollection;

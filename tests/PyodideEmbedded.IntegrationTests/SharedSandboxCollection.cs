@@ -1,0 +1,4 @@
+namespace PyodideEmbedded.IntegrationTests;
+
+[CollectionDefinition(nameof(SharedSandboxCollection))]
+public sealed class SharedSandboxCollection : ICollectionFixture<SharedSandbox>;

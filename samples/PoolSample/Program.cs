@@ -8,7 +8,7 @@ await using var pool = new SandboxPool(new SandboxPoolOptions
     MaxSandboxes = 8,
     SessionIdleTimeout = TimeSpan.FromMinutes(5),
 });
-await pool.WarmUpAsync();                                      // optional: wait until two are ready
+await pool.WarmUpAsync();                                      // optional: start filling now, wait until two are ready
 
 // Multi-tenant: every run gets a fresh sandbox, discarded afterwards.
 var result = await pool.RunAsync("secret = 42\nsecret");
@@ -16,11 +16,11 @@ Console.WriteLine(result.Value);                               // 42
 result = await pool.RunAsync("'secret' in globals()");
 Console.WriteLine(result.Value);                               // False: nothing survives a run
 
-// Sessions: state kept per id until EndSession or SessionIdleTimeout.
+// Sessions: state kept per id until EndSessionAsync or SessionIdleTimeout.
 await pool.RunInSessionAsync("alice", "total = 0");
 result = await pool.RunInSessionAsync("alice", "total += 5\ntotal");
 Console.WriteLine(result.Value);                               // 5
-pool.EndSession("alice");
+await pool.EndSessionAsync("alice");                           // stops a run in progress, frees the sandbox
 
 // A run that has to be killed costs its sandbox only; the next caller gets a ready one.
 result = await pool.RunAsync("sum(range(10**12))");

@@ -79,7 +79,7 @@ internal sealed class CliCommands
 
     /// <summary>
     /// Makes a pool for these flags, which validates the options without starting anything; null with the message
-    /// when a flag is out of range. <paramref name="minReady"/> sandboxes start in the background once it exists.
+    /// when a flag is out of range. <paramref name="minReady"/> sandboxes start in the background from its first call.
     /// </summary>
     public SandboxPool? CreatePool(ParseResult parse, int minReady, int maxSandboxes, out string? problem)
     {

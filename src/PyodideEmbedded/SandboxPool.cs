@@ -1,4 +1,5 @@
-using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Threading.Channels;
 using PyodideEmbedded.Internal;
 
 namespace PyodideEmbedded;
@@ -8,7 +9,7 @@ namespace PyodideEmbedded;
 /// starting one. Two ways to use it: <see cref="RunAsync(string, CancellationToken)"/> runs each piece of code in a fresh sandbox
 /// that is discarded afterwards (nothing survives between runs: the multi-tenant mode), and
 /// <see cref="RunInSessionAsync(string, string, CancellationToken)"/> keeps one sandbox per session id, with its state, until the session
-/// ends or stays idle for <see cref="SandboxPoolOptions.SessionIdleTimeout"/>.
+/// ends (<see cref="EndSessionAsync"/>) or stays idle for <see cref="SandboxPoolOptions.SessionIdleTimeout"/>.
 /// </summary>
 /// <remarks>
 /// <para>Thread-safe. The pool starts sandboxes in the background, one at a time, to keep
@@ -17,8 +18,15 @@ namespace PyodideEmbedded;
 /// that the start does not compete with the run for the CPU.
 /// A caller who finds none ready starts one itself, or waits while <see cref="SandboxPoolOptions.MaxSandboxes"/>
 /// are alive.</para>
-/// <para>Disposing the pool refuses new calls, waits for the calls in progress, then disposes the ready and
-/// session sandboxes. Sandboxes handed out by <see cref="TakeAsync"/> belong to the caller.</para>
+/// <para>Creating a pool starts nothing (it only checks the options): the background filling begins with the
+/// pool's first call. Call <see cref="WarmUpAsync"/> at start-up to have the ready sandboxes waiting before the
+/// first request, and to learn there whether sandboxes can start at all.</para>
+/// <para><see cref="DisposeAsync"/> refuses new calls, waits for the calls in progress, then disposes the ready and
+/// session sandboxes. <see cref="Dispose"/> does not wait for anything: it refuses new calls and disposes the ready
+/// sandboxes before it returns; the calls in progress finish, and the session sandboxes are disposed in the
+/// background once they have (at once when there are none). It does not block its thread on them: a call in progress
+/// may take up to its time limit, and a thread blocked on async work can deadlock a caller that has a synchronization
+/// context. Prefer <see cref="DisposeAsync"/>, which returns when everything is freed. Sandboxes handed out by <see cref="TakeAsync"/> belong to the caller.</para>
 /// </remarks>
 public sealed class SandboxPool : IAsyncDisposable, IDisposable
 {
@@ -27,21 +35,25 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
     private static readonly TimeSpan MaxRefillDeferral = TimeSpan.FromMilliseconds(250);
 
     private readonly SandboxPoolOptions _options;
-    private readonly ConcurrentQueue<PythonSandbox> _ready = new();
-    private readonly ConcurrentDictionary<string, Lazy<Task<Session>>> _sessions = new(StringComparer.Ordinal);
-    // One count per live sandbox: ready, starting, in a session, running or taken out.
-    private readonly SemaphoreSlim _slots;
-    private readonly SemaphoreSlim _fillRequested = new(0, 1);
+    private readonly Channel<PythonSandbox> _ready = Channel.CreateUnbounded<PythonSandbox>();
+    // One item per free place. A sandbox starts only after taking one, and gives it back when disposed: the free
+    // places and the live sandboxes (ready, starting, in a session, running or taken out) make MaxSandboxes.
+    private readonly Channel<bool> _freeSlots;
+    // What the background filler is asked: to refill (after the first run of a sandbox just taken), or to say
+    // when MinReady are ready (WarmUpAsync).
+    private readonly Channel<FillRequest> _fillRequests = Channel.CreateUnbounded<FillRequest>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly SessionTable<PoolSession> _sessions = new();
+    private readonly Func<Task<PoolSession>> _startSession;
+    private readonly Lazy<Task> _filler;
     private readonly CancellationTokenSource _disposing = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Task _filler;
-    private TaskCompletionSource _changed = NewSignal();
-    private Task? _refillAfter;
-    private Exception? _lastStartFailure;
-    private int _operations;
+    private readonly TaskCompletionSource _freed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Calls in progress, plus one that the pool holds until it is disposed: the count reaches zero only then,
+    // when the last call ends.
+    private int _calls = 1;
     private int _disposed;
 
-    /// <summary>Creates a pool and starts filling it in the background.</summary>
+    /// <summary>Creates a pool. Nothing starts until its first call.</summary>
     /// <param name="options">Pool and sandbox settings; <see langword="null"/> for the defaults.</param>
     /// <exception cref="ArgumentException">An option is out of range.</exception>
     public SandboxPool(SandboxPoolOptions? options = null)
@@ -49,43 +61,47 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
         options ??= new SandboxPoolOptions();
         options.Validate();
         _options = options;
-        _slots = new SemaphoreSlim(options.MaxSandboxes, options.MaxSandboxes);
-        _filler = Task.Run(FillAsync);
+        _freeSlots = Channel.CreateBounded<bool>(options.MaxSandboxes);
+        for (var i = 0; i < options.MaxSandboxes; i++)
+        {
+            _freeSlots.Writer.TryWrite(true);
+        }
+
+        _startSession = StartSessionAsync;
+        _filler = new Lazy<Task>(() => Task.Run(FillAsync));
     }
 
     /// <summary>The options this pool was created with.</summary>
     public SandboxPoolOptions Options => _options;
 
     /// <summary>Sandboxes started and waiting to be used.</summary>
-    public int ReadyCount => _ready.Count;
+    public int ReadyCount => _ready.Reader.Count;
 
-    /// <summary>Open sessions.</summary>
+    /// <summary>Open sessions, counting those whose sandbox is still being taken.</summary>
     public int SessionCount => _sessions.Count;
 
-    /// <summary>Waits until <see cref="SandboxPoolOptions.MinReady"/> sandboxes are ready.</summary>
+    /// <summary>Starts filling the pool if it has not started, and waits until <see cref="SandboxPoolOptions.MinReady"/>
+    /// sandboxes are ready.</summary>
+    /// <param name="cancellationToken">Stops the wait (not the filling).</param>
+    /// <remarks>It returns once the background filler has had <see cref="SandboxPoolOptions.MinReady"/> ready at the same
+    /// time; callers may take some at once. While every place is in use (sessions, sandboxes taken out), it waits for one
+    /// to be freed.</remarks>
     /// <exception cref="SandboxStartException">The pool failed to start a sandbox (assets, engine).</exception>
     /// <exception cref="SandboxAssetException">The asset folder failed verification.</exception>
     /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task WarmUpAsync(CancellationToken cancellationToken = default)
     {
-        using var operation = BeginOperation();
-        while (true)
+        using var call = BeginCall();
+        if (_ready.Reader.Count >= _options.MinReady)
         {
-            var changed = Volatile.Read(ref _changed).Task;
-            if (_ready.Count >= _options.MinReady)
-            {
-                return;
-            }
-
-            if (Volatile.Read(ref _lastStartFailure) is { } failure)
-            {
-                throw failure is SandboxException ? failure : new SandboxStartException("The pool failed to start a sandbox: " + failure.Message, failure);
-            }
-
-            ThrowIfDisposed();
-            await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return;
         }
+
+        // The filler answers after its next round of starts: ready, or the start's failure.
+        var filled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        ObjectDisposedException.ThrowIf(!_fillRequests.Writer.TryWrite(new FillRequest(null, filled)), this);
+        await filled.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Runs code in a fresh sandbox, which is discarded afterwards.</summary>
@@ -111,7 +127,7 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
     public async Task<SandboxResult> RunAsync(string code, RunInputs? inputs, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(code);
-        using var operation = BeginOperation();
+        using var call = BeginCall();
         var run = PreparedRun.Create(code, inputs, _options.Sandbox);
         if (run.Refused is { } refused)
         {
@@ -135,6 +151,10 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
     /// <param name="cancellationToken">Cancels the wait for a sandbox, or stops the run (see <see cref="PythonSandbox.RunAsync(string, CancellationToken)"/>).</param>
     /// <returns>The run's result. When it says <see cref="SandboxResult.SandboxLost"/>, the session was ended
     /// with its sandbox, and the next call opens a new one with fresh state.</returns>
+    /// <remarks>Calls for one session run one at a time, in its one sandbox; concurrent first calls for an id share
+    /// one new session. A call that is in the session when <see cref="EndSessionAsync"/> ends it (running, or waiting
+    /// its turn) is stopped and returns <see cref="SandboxResult.SandboxLost"/> with a <c>KeyboardInterrupt</c> error.
+    /// When a run loses the sandbox, the calls that were waiting their turn start over in a new session.</remarks>
     /// <exception cref="ArgumentException"><paramref name="sessionId"/> is null or empty.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="code"/> is null.</exception>
     /// <exception cref="SandboxStartException">No sandbox was ready and one failed to start.</exception>
@@ -149,7 +169,9 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
     /// <param name="inputs">The data, as for <see cref="PythonSandbox.RunAsync(string, RunInputs?, CancellationToken)"/>; <see langword="null"/> for none.
     /// Files written stay in the session's sandbox.</param>
     /// <param name="cancellationToken">Cancels the wait for a sandbox, or stops the run.</param>
-    /// <returns>The run's result, with the files read back.</returns>
+    /// <returns>The run's result, with the files read back. When it says <see cref="SandboxResult.SandboxLost"/>, the
+    /// session was ended with its sandbox, and the next call opens a new one with fresh state.</returns>
+    /// <remarks>As for <see cref="RunInSessionAsync(string, string, CancellationToken)"/>.</remarks>
     /// <exception cref="ArgumentException"><paramref name="sessionId"/> is null or empty, or a global or a file path in
     /// <paramref name="inputs"/> is not allowed.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="code"/> is null.</exception>
@@ -160,7 +182,7 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(sessionId);
         ArgumentNullException.ThrowIfNull(code);
-        using var operation = BeginOperation();
+        using var call = BeginCall();
         var run = PreparedRun.Create(code, inputs, _options.Sandbox);
         if (run.Refused is { } refused)
         {
@@ -169,49 +191,93 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
 
         while (true)
         {
-            var session = await OpenSessionAsync(sessionId, cancellationToken).ConfigureAwait(false);
+            var session = await _sessions.GetOrStartAsync(sessionId, _startSession, cancellationToken).ConfigureAwait(false);
             if (!session.TryEnter())
             {
-                continue; // ended (expired) between the lookup and now: open a new one
+                _sessions.Remove(sessionId, session);
+                continue; // ended (expired, lost) between the lookup and now: open a new one
             }
 
+            var clock = Stopwatch.StartNew();
             try
             {
-                var result = await session.Sandbox.RunAsync(run, cancellationToken).ConfigureAwait(false);
-                if (session.Sandbox.IsFaulted)
-                {
-                    EndSession(sessionId, session);
-                }
-
-                return result;
+                using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, session.StopCalls);
+                return await session.Sandbox.RunAsync(run, stop.Token).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is SandboxFaultedException or ObjectDisposedException && session.Ended)
+            catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested)
             {
-                continue; // ended by EndSession or expiry while this call waited its turn
+                throw new OperationCanceledException(e.Message, e, cancellationToken); // the caller's, with the caller's token
+            }
+            catch (Exception e) when (e is (OperationCanceledException or SandboxFaultedException) && session.End == SessionEnd.Ended)
+            {
+                return EndedDuringCall(clock.Elapsed);
+            }
+            catch (SandboxFaultedException)
+            {
+                // Lost under an earlier call while this one waited its turn: start over in a new session.
             }
             finally
             {
-                session.Exit();
+                if (session.Sandbox.IsFaulted && await session.TryEndAsync(SessionEnd.Lost).ConfigureAwait(false))
+                {
+                    _sessions.Remove(sessionId, session);
+                }
+
+                await session.ExitAsync().ConfigureAwait(false);
             }
         }
     }
 
-    /// <summary>Ends a session and disposes its sandbox (stopping a run in progress).</summary>
-    /// <returns>Whether the session was open.</returns>
-    public bool EndSession(string sessionId)
+    /// <summary>Ends a session: stops the call in it (and those waiting their turn), waits for them to stop, and disposes
+    /// its sandbox.</summary>
+    /// <param name="sessionId">The session's id.</param>
+    /// <returns>Whether the session was open (a session still starting is ended once it has started). False after the
+    /// pool was disposed, which ends every session.</returns>
+    /// <remarks>The calls stopped return <see cref="SandboxResult.SandboxLost"/> with a <c>KeyboardInterrupt</c> error
+    /// (see <see cref="RunInSessionAsync(string, string, CancellationToken)"/>); a run that finishes before the stop
+    /// reaches it returns its own result. Stopping takes what cancelling a run takes: milliseconds for Python code,
+    /// longer for C-level work that must be terminated. The next call for the id opens a new session.</remarks>
+    /// <exception cref="ArgumentException"><paramref name="sessionId"/> is null or empty.</exception>
+    public async Task<bool> EndSessionAsync(string sessionId)
     {
         ArgumentException.ThrowIfNullOrEmpty(sessionId);
-        if (!_sessions.TryGetValue(sessionId, out var lazy))
+        if (!TryBeginCall())
         {
             return false;
         }
 
-        if (lazy.Value.IsCompletedSuccessfully)
+        try
         {
-            return EndSession(sessionId, lazy.Value.Result);
-        }
+            if (!_sessions.TryGet(sessionId, out var entry))
+            {
+                return false;
+            }
 
-        return _sessions.TryRemove(new KeyValuePair<string, Lazy<Task<Session>>>(sessionId, lazy));
+            PoolSession session;
+            try
+            {
+                session = await entry.ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // whatever it was, the start failed: there was no session to end
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+                return false;
+            }
+
+            if (!await session.TryEndAsync(SessionEnd.Ended).ConfigureAwait(false))
+            {
+                return false; // already ended: expired, lost, or by another call
+            }
+
+            _sessions.Remove(sessionId, session);
+            await session.Closed.ConfigureAwait(false);
+            return true;
+        }
+        finally
+        {
+            EndCall();
+        }
     }
 
     /// <summary>Takes a ready sandbox out of the pool (starting one if none is ready). The caller owns it.</summary>
@@ -221,22 +287,28 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task<PythonSandbox> TakeAsync(CancellationToken cancellationToken = default)
     {
-        using var operation = BeginOperation();
+        using var call = BeginCall();
         return await AcquireAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    private static SandboxResult EndedDuringCall(TimeSpan elapsed) => new()
+    {
+        Error = PythonError.Of("KeyboardInterrupt", "the session was ended (SandboxPool.EndSessionAsync) before this run finished"),
+        SandboxLost = true,
+        Elapsed = elapsed,
+    };
 
     private async Task<PythonSandbox> AcquireAsync(CancellationToken cancellationToken)
     {
         while (true)
         {
-            cancellationToken.ThrowIfCancellationRequested();
             ThrowIfDisposed();
-            var changed = Volatile.Read(ref _changed).Task;
-            if (_ready.TryDequeue(out var sandbox))
+            cancellationToken.ThrowIfCancellationRequested();
+            if (_ready.Reader.TryRead(out var sandbox))
             {
                 // Starting a sandbox takes a core for ~0.5 s; started now, it would slow the first
                 // run of the one just taken, which is what the caller is waiting for.
-                RequestFill(after: sandbox.FirstCallEnded);
+                RequestFill(afterTake: sandbox.FirstCallEnded);
                 if (!sandbox.IsFaulted)
                 {
                     return sandbox;
@@ -246,7 +318,7 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
                 continue;
             }
 
-            if (_slots.Wait(0, CancellationToken.None))
+            if (_freeSlots.Reader.TryRead(out _))
             {
                 try
                 {
@@ -258,11 +330,22 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
                 }
             }
 
-            await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await WaitForReadyOrFreeAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
-    // Takes ownership of one slot: released when the sandbox is disposed, or now if it fails to start.
+    // Returns when a sandbox is ready or a place is free (or the wait is cancelled, or the pool disposed), taking
+    // neither: the caller's loop takes it, or finds that another caller was quicker and waits again.
+    private async Task WaitForReadyOrFreeAsync(CancellationToken cancellationToken)
+    {
+        using var wake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
+        var ready = _ready.Reader.WaitToReadAsync(wake.Token).AsTask();
+        var free = _freeSlots.Reader.WaitToReadAsync(wake.Token).AsTask();
+        await Task.WhenAny(ready, free).ConfigureAwait(false);
+        await wake.CancelAsync().ConfigureAwait(false); // withdraws the other wait from its channel
+    }
+
+    // Takes ownership of one place: given back when the sandbox is disposed, or now if it fails to start.
     private async Task<PythonSandbox> StartSandboxAsync(CancellationToken cancellationToken)
     {
         try
@@ -280,83 +363,64 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
 
     private void ReleaseSlot()
     {
-        _slots.Release();
-        SignalChanged();
+        var released = _freeSlots.Writer.TryWrite(true);
+        Debug.Assert(released, "A place was given back twice.");
         RequestFill();
     }
 
-    private Task<Session> OpenSessionAsync(string sessionId, CancellationToken cancellationToken)
-    {
-        var lazy = _sessions.GetOrAdd(sessionId, _ => new Lazy<Task<Session>>(StartSessionAsync));
-        return AwaitSessionAsync(sessionId, lazy, cancellationToken);
-    }
-
-    private async Task<Session> AwaitSessionAsync(string sessionId, Lazy<Task<Session>> lazy, CancellationToken cancellationToken)
+    // Not tied to one caller's token: other calls for the same session may be waiting on it.
+    private async Task<PoolSession> StartSessionAsync()
     {
         try
         {
-            return await lazy.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return new PoolSession(await AcquireAsync(_disposing.Token).ConfigureAwait(false));
         }
-        catch (Exception) when (lazy.Value.IsFaulted || lazy.Value.IsCanceled)
+        catch (OperationCanceledException) when (_disposing.IsCancellationRequested)
         {
-            // A failed start is not remembered: the next call tries again.
-            _sessions.TryRemove(new KeyValuePair<string, Lazy<Task<Session>>>(sessionId, lazy));
-            throw;
+            throw new ObjectDisposedException(GetType().FullName); // what the callers waiting for it are told
         }
     }
 
-    // Not tied to one caller's token: other calls for the same session may be waiting on it.
-    private async Task<Session> StartSessionAsync()
-    {
-        var sandbox = await AcquireAsync(_disposing.Token).ConfigureAwait(false);
-        return new Session(sandbox);
-    }
+    private void RequestFill(Task? afterTake = null) => _fillRequests.Writer.TryWrite(new FillRequest(afterTake, null));
 
-    private bool EndSession(string sessionId, Session session)
-    {
-        if (!_sessions.TryGetValue(sessionId, out var lazy) || !lazy.Value.IsCompletedSuccessfully || lazy.Value.Result != session)
-        {
-            return false;
-        }
-
-        session.End();
-        var removed = _sessions.TryRemove(new KeyValuePair<string, Lazy<Task<Session>>>(sessionId, lazy));
-        session.Sandbox.Dispose();
-        return removed;
-    }
-
-    private void ExpireIdleSessions()
-    {
-        foreach (var (sessionId, lazy) in _sessions)
-        {
-            if (lazy.Value.IsCompletedSuccessfully && lazy.Value.Result is var session && session.TryExpire(_options.SessionIdleTimeout))
-            {
-                _sessions.TryRemove(new KeyValuePair<string, Lazy<Task<Session>>>(sessionId, lazy));
-                session.Sandbox.Dispose();
-            }
-        }
-    }
-
-    // The background loop: keeps MinReady sandboxes ready and expires idle sessions.
+    // The background loop: keeps MinReady sandboxes ready, answers WarmUpAsync, and expires idle sessions.
+    // It ends when the pool is disposed.
     private async Task FillAsync()
     {
         var failures = 0;
         var sweepInterval = TimeSpan.FromTicks(Math.Clamp(_options.SessionIdleTimeout.Ticks / 4, TimeSpan.TicksPerSecond / 4, TimeSpan.TicksPerMinute));
-        while (!_disposing.IsCancellationRequested)
+        var firstRuns = new List<Task>();
+        var warmUps = new List<TaskCompletionSource>();
+        try
         {
-            ExpireIdleSessions();
-            while (_ready.Count < _options.MinReady && !_disposing.IsCancellationRequested && _slots.Wait(0, CancellationToken.None))
+            while (!_disposing.IsCancellationRequested)
             {
+                Exception? failure = null;
                 try
                 {
-                    if (Interlocked.Exchange(ref _refillAfter, null) is { } after)
+                    await ExpireIdleSessionsAsync().ConfigureAwait(false);
+                    while (_ready.Reader.Count < _options.MinReady && !_disposing.IsCancellationRequested)
                     {
-                        await Task.WhenAny(after, Task.Delay(MaxRefillDeferral, _disposing.Token)).ConfigureAwait(false);
-                    }
+                        TakeRequests(firstRuns, warmUps);
+                        if (firstRuns.Count > 0)
+                        {
+                            await Task.WhenAny(Task.WhenAll(firstRuns), Task.Delay(MaxRefillDeferral, _disposing.Token)).ConfigureAwait(false);
+                            firstRuns.Clear();
+                        }
 
-                    _ready.Enqueue(await StartSandboxAsync(_disposing.Token).ConfigureAwait(false));
-                    failures = 0;
-                    Volatile.Write(ref _lastStartFailure, null);
+                        if (!_freeSlots.Reader.TryRead(out _))
+                        {
+                            break; // every place is in use: a freed one asks for a refill
+                        }
+
+                        var sandbox = await StartSandboxAsync(_disposing.Token).ConfigureAwait(false);
+                        if (!_ready.Writer.TryWrite(sandbox))
+                        {
+                            await sandbox.DisposeAsync().ConfigureAwait(false); // the pool was disposed during the start
+                        }
+
+                        failures = 0;
+                    }
                 }
                 catch (OperationCanceledException) when (_disposing.IsCancellationRequested)
                 {
@@ -367,63 +431,118 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
 #pragma warning restore CA1031
                 {
                     failures++;
-                    Volatile.Write(ref _lastStartFailure, e);
-                    break;
+                    failure = e;
                 }
-                finally
+
+                TakeRequests(firstRuns, warmUps);
+                AnswerWarmUps(warmUps, failure);
+                var wait = failures == 0 ? sweepInterval
+                    : TimeSpan.FromMilliseconds(Math.Min(MaxRetryDelay.TotalMilliseconds, 250 * Math.Pow(2, failures)));
+                if (!await WaitForRequestAsync(wait).ConfigureAwait(false))
                 {
-                    SignalChanged();
+                    return;
                 }
             }
-
-            var wait = failures == 0 ? sweepInterval
-                : TimeSpan.FromMilliseconds(Math.Min(MaxRetryDelay.TotalMilliseconds, 250 * Math.Pow(2, failures)));
-            try
-            {
-                await _fillRequested.WaitAsync(wait, _disposing.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
         }
-    }
-
-    private void RequestFill(Task? after = null)
-    {
-        Volatile.Write(ref _refillAfter, after);
-        if (_fillRequested.CurrentCount == 0)
+        finally
         {
-            try
+            // Warm-ups asked before the pool was disposed learn it here; later ones cannot be written.
+            _fillRequests.Writer.TryComplete();
+            TakeRequests(firstRuns, warmUps);
+            foreach (var warmUp in warmUps)
             {
-                _fillRequested.Release();
-            }
-            catch (SemaphoreFullException)
-            {
-                // another caller asked at the same moment
+                warmUp.TrySetException(new ObjectDisposedException(GetType().FullName));
             }
         }
     }
 
-    private void SignalChanged() => Interlocked.Exchange(ref _changed, NewSignal()).TrySetResult();
-
-    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    private Operation BeginOperation()
+    // Reads every request waiting: the first runs of sandboxes taken since the last start (still running),
+    // and the warm-ups to answer.
+    private void TakeRequests(List<Task> firstRuns, List<TaskCompletionSource> warmUps)
     {
-        Interlocked.Increment(ref _operations);
-        if (Volatile.Read(ref _disposed) != 0)
+        while (_fillRequests.Reader.TryRead(out var request))
         {
-            EndOperation();
-            ThrowIfDisposed();
+            if (request.AfterTake is { IsCompleted: false } firstRun)
+            {
+                firstRuns.Add(firstRun);
+            }
+
+            if (request.WarmUp is { } warmUp)
+            {
+                warmUps.Add(warmUp);
+            }
         }
 
-        return new Operation(this);
+        firstRuns.RemoveAll(static run => run.IsCompleted);
     }
 
-    private void EndOperation()
+    private void AnswerWarmUps(List<TaskCompletionSource> warmUps, Exception? failure)
     {
-        if (Interlocked.Decrement(ref _operations) == 0 && Volatile.Read(ref _disposed) != 0)
+        if (failure is not null)
+        {
+            var error = failure as SandboxException ?? new SandboxStartException("The pool failed to start a sandbox: " + failure.Message, failure);
+            warmUps.ForEach(warmUp => warmUp.TrySetException(error));
+            warmUps.Clear();
+        }
+        else if (_ready.Reader.Count >= _options.MinReady)
+        {
+            warmUps.ForEach(static warmUp => warmUp.TrySetResult());
+            warmUps.Clear();
+        }
+
+        // Else every place is in use: the warm-ups wait for the round after one is freed.
+    }
+
+    // Waits for the next request, or until it is time to sweep the sessions or to retry a failed start.
+    // False once the pool is disposed (no more requests can come).
+    private async Task<bool> WaitForRequestAsync(TimeSpan wait)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_disposing.Token);
+        timeout.CancelAfter(wait);
+        try
+        {
+            return await _fillRequests.Reader.WaitToReadAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return !_disposing.IsCancellationRequested;
+        }
+    }
+
+    private async Task ExpireIdleSessionsAsync()
+    {
+        foreach (var (sessionId, session) in _sessions.Started())
+        {
+            if (await session.TryExpireAsync(_options.SessionIdleTimeout).ConfigureAwait(false))
+            {
+                _sessions.Remove(sessionId, session);
+            }
+        }
+    }
+
+    // Counts a call in (refused once the pool is disposed) and starts the background filling on the first one.
+    private Call BeginCall()
+    {
+        ObjectDisposedException.ThrowIf(!TryBeginCall(), this);
+        _ = _filler.Value;
+        return new Call(this);
+    }
+
+    private bool TryBeginCall()
+    {
+        Interlocked.Increment(ref _calls);
+        if (Volatile.Read(ref _disposed) == 0)
+        {
+            return true;
+        }
+
+        EndCall();
+        return false;
+    }
+
+    private void EndCall()
+    {
+        if (Interlocked.Decrement(ref _calls) == 0)
         {
             _drained.TrySetResult();
         }
@@ -432,101 +551,75 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
     /// <summary>Refuses new calls, waits for the calls in progress, then disposes every sandbox the pool holds.</summary>
+    /// <returns>Completes when every sandbox of the pool (not those taken out) has been disposed.</returns>
     public async ValueTask DisposeAsync()
+    {
+        Dispose();
+        await _freed.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>Refuses new calls and disposes the ready sandboxes, without waiting for anything. The calls in progress
+    /// finish; the session sandboxes are disposed in the background after them (see <see cref="DisposeAsync"/>, which
+    /// waits for that).</summary>
+    public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
         }
 
-        await _disposing.CancelAsync().ConfigureAwait(false);
-        SignalChanged(); // wakes callers waiting for a sandbox: they see the pool disposed
-        if (Volatile.Read(ref _operations) == 0)
+        // Completed first: a sandbox the filler finishes starting after this is disposed, not left in the channel.
+        _fillRequests.Writer.TryComplete();
+        _ready.Writer.TryComplete();
+        _disposing.Cancel(); // wakes callers waiting for a sandbox (they see the pool disposed) and stops the filler
+        while (_ready.Reader.TryRead(out var sandbox))
         {
-            _drained.TrySetResult();
+            sandbox.Dispose(); // no run is in a ready sandbox: nothing to stop or wait for
         }
 
-        await _filler.ConfigureAwait(false);
-        await _drained.Task.ConfigureAwait(false);
-        while (_ready.TryDequeue(out var sandbox))
-        {
-            await sandbox.DisposeAsync().ConfigureAwait(false);
-        }
-
-        foreach (var (_, lazy) in _sessions)
-        {
-            if (lazy.Value.IsCompletedSuccessfully)
-            {
-                lazy.Value.Result.End();
-                await lazy.Value.Result.Sandbox.DisposeAsync().ConfigureAwait(false);
-            }
-        }
-
-        _sessions.Clear();
-        _disposing.Dispose();
+        _ = FreeAfterCallsAsync();
+        EndCall(); // the pool's own count: from now on the last call to end sets off the rest
     }
 
-    /// <summary>Same as <see cref="DisposeAsync"/>, blocking the calling thread until done.</summary>
-    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
-
-    private readonly struct Operation(SandboxPool pool) : IDisposable
+    private async Task FreeAfterCallsAsync()
     {
-        public void Dispose() => pool.EndOperation();
+        try
+        {
+            await _drained.Task.ConfigureAwait(false);
+            // No call is in progress, so no call is inside a session: each is disposed at once. A session still
+            // starting is one no caller waits for any more; its start was cancelled with the pool.
+            foreach (var entry in _sessions.Close())
+            {
+                try
+                {
+                    await (await entry.ConfigureAwait(false)).TryEndAsync(SessionEnd.PoolDisposed).ConfigureAwait(false);
+                }
+                catch (Exception) when (!entry.IsCompletedSuccessfully)
+                {
+                    // the start failed: there is nothing to dispose
+                }
+            }
+
+            if (_filler.IsValueCreated)
+            {
+                await _filler.Value.ConfigureAwait(false);
+            }
+
+            _disposing.Dispose();
+            _freed.TrySetResult();
+        }
+#pragma warning disable CA1031 // handed to DisposeAsync's caller
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            _freed.TrySetException(e);
+        }
     }
 
-    private sealed class Session(PythonSandbox sandbox)
+    private readonly record struct FillRequest(Task? AfterTake, TaskCompletionSource? WarmUp);
+
+    private readonly struct Call(SandboxPool pool) : IDisposable
     {
-        private readonly Lock _lock = new();
-        private int _activeCalls;
-        private long _lastUsed = Environment.TickCount64;
-
-        public PythonSandbox Sandbox { get; } = sandbox;
-
-        public bool Ended { get; private set; }
-
-        public bool TryEnter()
-        {
-            lock (_lock)
-            {
-                if (Ended)
-                {
-                    return false;
-                }
-
-                _activeCalls++;
-                return true;
-            }
-        }
-
-        public void Exit()
-        {
-            lock (_lock)
-            {
-                _activeCalls--;
-                _lastUsed = Environment.TickCount64;
-            }
-        }
-
-        public void End()
-        {
-            lock (_lock)
-            {
-                Ended = true;
-            }
-        }
-
-        public bool TryExpire(TimeSpan idleTimeout)
-        {
-            lock (_lock)
-            {
-                if (Ended || _activeCalls > 0 || Environment.TickCount64 - _lastUsed < idleTimeout.TotalMilliseconds)
-                {
-                    return false;
-                }
-
-                Ended = true;
-                return true;
-            }
-        }
+        public void Dispose() => pool.EndCall();
     }
 }

@@ -9,6 +9,8 @@ public sealed record SandboxPoolOptions
 
     /// <summary>How many started, unused sandboxes the pool keeps waiting, refilled in the background.</summary>
     /// <value>Default 2. Between 0 and <see cref="MaxSandboxes"/>.</value>
+    /// <remarks>The filling begins with the pool's first call; <see cref="SandboxPool.WarmUpAsync"/> begins it and
+    /// waits until this many are ready. With 0, every call that finds none ready starts one itself.</remarks>
     public int MinReady { get; init; } = 2;
 
     /// <summary>Most sandboxes alive at once: ready ones, ones starting, sessions and sandboxes taken out.</summary>

@@ -35,16 +35,80 @@ public sealed class PoolTests
     }
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]
-    public async Task EndSession_DropsItsState()
+    public async Task EndSessionAsync_DropsItsState()
     {
         await using var pool = new SandboxPool(Options());
         (await pool.RunInSessionAsync("s", "x = 1")).ThrowIfError();
 
-        Assert.True(pool.EndSession("s"));
-        Assert.False(pool.EndSession("s"));
+        Assert.True(await pool.EndSessionAsync("s"));
+        Assert.False(await pool.EndSessionAsync("s"));
+        Assert.False(await pool.EndSessionAsync("never-opened"));
+        Assert.Equal(0, pool.SessionCount);
         var after = await pool.RunInSessionAsync("s", "'x' in globals()");
 
         Assert.False(after.Value!.Value.GetBoolean());
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task EndSessionAsync_DuringARun_StopsItAndTheQueuedCall_ThenReturnsTrue()
+    {
+        await using var pool = new SandboxPool(Options());
+        (await pool.RunInSessionAsync("s", "x = 1")).ThrowIfError();
+        var running = pool.RunInSessionAsync("s", "while True: pass");
+        var queued = pool.RunInSessionAsync("s", "x");
+        await Task.Delay(300);
+        Assert.False(running.IsCompleted);
+
+        var clock = Stopwatch.StartNew();
+        Assert.True(await pool.EndSessionAsync("s"));
+        var stopWait = clock.Elapsed;
+
+        // Both calls were in the session: when EndSessionAsync returns they have been answered.
+        Assert.True(running.IsCompleted);
+        Assert.True(queued.IsCompleted);
+        foreach (var stopped in new[] { await running, await queued })
+        {
+            Assert.True(stopped.SandboxLost);
+            Assert.Equal("KeyboardInterrupt", stopped.Error!.TypeName);
+            Assert.Equal(SandboxLimit.None, stopped.Limit);
+        }
+
+        Assert.InRange(stopWait, TimeSpan.Zero, TimeSpan.FromSeconds(10)); // far below the 30 s time limit
+        Assert.Equal(0, pool.SessionCount);
+        var next = await pool.RunInSessionAsync("s", "'x' in globals()");
+        Assert.False(next.Value!.Value.GetBoolean());
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task EndSessionAsync_WhileTheSessionStarts_EndsItOnceStarted()
+    {
+        // No sandbox ready: the first call starts one for the session (~0.5 s), and the end waits for it.
+        await using var pool = new SandboxPool(Options(minReady: 0));
+        var first = pool.RunInSessionAsync("s", "x = 1\nx");
+        while (pool.SessionCount == 0)
+        {
+            await Task.Delay(10);
+        }
+
+        var ended = await pool.EndSessionAsync("s");
+        var result = await first;
+
+        // Either the call entered the session before the end (and was stopped), or it found it ended and started over.
+        Assert.True(ended);
+        Assert.True(result.SandboxLost || result.Value!.Value.GetInt32() == 1);
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task ConcurrentFirstCalls_ForOneSession_ShareOneSandbox()
+    {
+        await using var pool = new SandboxPool(Options(minReady: 0, max: 4));
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ =>
+            pool.RunInSessionAsync("s", "counter = globals().get('counter', 0) + 1\ncounter")));
+
+        // One interpreter ran all eight, one at a time: each saw the ones before it.
+        Assert.Equal(Enumerable.Range(1, 8), results.Select(r => r.Value!.Value.GetInt32()).Order());
+        Assert.Equal(1, pool.SessionCount);
     }
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]
@@ -92,14 +156,53 @@ public sealed class PoolTests
         await using var sandbox = await pool.TakeAsync();
         Assert.Equal(9, (await sandbox.RunAsync("4 + 5")).Value!.Value.GetInt32());
 
-        // The pool starts a replacement in the background.
-        var clock = Stopwatch.StartNew();
-        while (pool.ReadyCount < 2 && clock.Elapsed < TimeSpan.FromSeconds(60))
-        {
-            await Task.Delay(50);
-        }
+        // The pool starts a replacement in the background; WarmUpAsync returns once it is ready.
+        await pool.WarmUpAsync();
+        Assert.Equal(2, pool.ReadyCount);
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task Constructor_StartsNothing_UntilTheFirstCall()
+    {
+        await using var pool = new SandboxPool(Options(minReady: 2));
+        await Task.Delay(1000);
+        Assert.Equal(0, pool.ReadyCount);
+
+        await Task.WhenAll(pool.WarmUpAsync(), pool.WarmUpAsync(), pool.WarmUpAsync());
 
         Assert.Equal(2, pool.ReadyCount);
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task WarmUp_WhileEveryPlaceIsTaken_ReturnsWhenOneIsFreed()
+    {
+        await using var pool = new SandboxPool(Options(minReady: 1, max: 1));
+        var taken = await pool.TakeAsync();
+        var warmUp = pool.WarmUpAsync();
+        await Task.Delay(500);
+        Assert.False(warmUp.IsCompleted);
+
+        await taken.DisposeAsync();
+        await warmUp;
+
+        Assert.Equal(1, pool.ReadyCount);
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task WarmUp_Waiting_IsCancelledByItsToken_AndEndedByDispose()
+    {
+        var pool = new SandboxPool(Options(minReady: 1, max: 1));
+        await using var taken = await pool.TakeAsync();
+
+        using (var shortWait = new CancellationTokenSource(TimeSpan.FromMilliseconds(300)))
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pool.WarmUpAsync(shortWait.Token));
+        }
+
+        var warmUp = pool.WarmUpAsync();
+        await pool.DisposeAsync();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => warmUp);
     }
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]
@@ -153,7 +256,7 @@ public sealed class PoolTests
     }
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]
-    public async Task Dispose_LetsRunsInProgressFinish_ThenRefusesCalls()
+    public async Task DisposeAsync_WaitsForRunsInProgress_ThenFreesEverything_AndRefusesCalls()
     {
         var pool = new SandboxPool(Options());
         await pool.WarmUpAsync();
@@ -162,9 +265,36 @@ public sealed class PoolTests
 
         await pool.DisposeAsync();
 
+        Assert.True(running.IsCompleted);
         Assert.Equal(7, (await running).Value!.Value.GetInt32());
         Assert.Equal(0, pool.ReadyCount);
+        Assert.Equal(0, pool.SessionCount);
         await Assert.ThrowsAsync<ObjectDisposedException>(() => pool.RunAsync("1"));
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task Dispose_DoesNotBlockOnARunningCall_WhichStillFinishes()
+    {
+        var pool = new SandboxPool(Options(minReady: 1));
+        await pool.WarmUpAsync();
+        var inSession = pool.RunInSessionAsync("s", "import time\ntime.sleep(1.5)\n7");
+        var fresh = pool.RunAsync("import time\ntime.sleep(1.5)\n8");
+        await Task.Delay(300);
+
+        var clock = Stopwatch.StartNew();
+        pool.Dispose();
+        var disposeTook = clock.Elapsed;
+
+        Assert.InRange(disposeTook, TimeSpan.Zero, TimeSpan.FromMilliseconds(500)); // the runs have about 1.2 s left
+        Assert.False(inSession.IsCompleted);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => pool.RunAsync("1"));
+        Assert.Equal(7, (await inSession).Value!.Value.GetInt32());
+        Assert.Equal(8, (await fresh).Value!.Value.GetInt32());
+
+        await pool.DisposeAsync(); // after Dispose: waits for the session's sandbox to be freed
+        Assert.Equal(0, pool.ReadyCount);
+        Assert.Equal(0, pool.SessionCount);
+        Assert.False(await pool.EndSessionAsync("s"));
     }
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]

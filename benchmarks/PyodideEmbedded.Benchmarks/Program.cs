@@ -7,6 +7,8 @@ using PyodideEmbedded.Benchmarks;
 //   dotnet run -c Release --project benchmarks/PyodideEmbedded.Benchmarks -- --quick --filter '*'   short run
 //   ... -- --memory        RSS and PSS per sandbox and per peer process (not a BenchmarkDotNet run)
 //   ... -- --probe-cold    the first sandbox in a fresh process (not a steady state, so not BenchmarkDotNet)
+//   ... -- --probe-soak [requests] [--seed N] [--sample-every N] [--row-every N] [--cli PATH]
+//                          memory of one `pyodide-sandbox serve` process under a long mixed load (SoakProbe)
 if (args.Contains("--memory"))
 {
     await MemoryProbe.RunAsync(Console.Out);
@@ -16,6 +18,12 @@ if (args.Contains("--memory"))
 if (args.Contains("--probe-cold"))
 {
     await ColdProbe.RunAsync(Console.Out);
+    return 0;
+}
+
+if (args.Contains("--probe-soak"))
+{
+    await SoakProbe.RunAsync(args, Console.Out);
     return 0;
 }
 

@@ -12,26 +12,31 @@ namespace PyodideEmbedded.Internal;
 internal sealed class MemoryImage
 {
     private const int PageSize = 4096;
-    private readonly byte[] _bytes;
+    private readonly byte[] _header;
+    // The whole image, kept only where no shared file holds the memory contents: on Linux the
+    // 30 MiB copy (resident, and a long-lived object on the large object heap) is not needed.
+    private readonly byte[]? _bytes;
     // Runs of non-zero pages, as (memory offset, length) pairs.
     private readonly (int Offset, int Length)[] _dataRuns;
     private readonly SharedImageFile? _shared;
 
     private MemoryImage(byte[] bytes, int memoryOffset, (int, int)[] dataRuns)
     {
-        _bytes = bytes;
         MemoryOffset = memoryOffset;
+        Length = bytes.Length;
+        _header = bytes.AsSpan(0, memoryOffset).ToArray();
         _dataRuns = dataRuns;
         _shared = SharedImageFile.TryCreate(bytes.AsSpan(memoryOffset), dataRuns);
+        _bytes = _shared is null ? bytes : null;
     }
 
     /// <summary>Length of the whole image, header included.</summary>
-    public int Length => _bytes.Length;
+    public int Length { get; }
 
     /// <summary>Where the memory contents start in the image (the header's length).</summary>
     public int MemoryOffset { get; }
 
-    public int MemoryLength => _bytes.Length - MemoryOffset;
+    public int MemoryLength => Length - MemoryOffset;
 
     /// <exception cref="InvalidDataException">The bytes are not a snapshot this class understands.</exception>
     public static MemoryImage FromSnapshot(byte[] bytes)
@@ -68,13 +73,20 @@ internal sealed class MemoryImage
 
     /// <summary>Writes the header into a zeroed buffer of <see cref="Length"/> bytes.</summary>
     public unsafe void CopyHeaderTo(IntPtr buffer) =>
-        _bytes.AsSpan(0, MemoryOffset).CopyTo(new Span<byte>((void*)buffer, MemoryOffset));
+        _header.CopyTo(new Span<byte>((void*)buffer, MemoryOffset));
 
     /// <summary>Writes the memory contents into a zeroed wasm memory of at least <see cref="MemoryLength"/> bytes.</summary>
+    /// <exception cref="IOException">The shared file could be neither mapped nor read (the start fails).</exception>
     public unsafe void RestoreInto(IntPtr memory)
     {
-        if (_shared?.TryMapOver(memory) == true)
+        if (_shared is not null)
         {
+            // Mapping may be refused (e.g. at the process's limit of mappings): then copy from the file.
+            if (!_shared.TryMapOver(memory) && !_shared.TryReadInto(memory, _dataRuns))
+            {
+                throw new IOException("The memory image could not be restored from its shared file.");
+            }
+
             return;
         }
 

@@ -82,6 +82,30 @@ internal sealed partial class SharedImageFile
         return Mmap(memory, (nuint)Length, ProtReadWrite, MapPrivateFixed, _fd, 0) == memory;
     }
 
+    /// <summary>
+    /// Copies the file's non-zero runs into <paramref name="memory"/> (a zeroed wasm memory at least
+    /// <see cref="Length"/> bytes long): the way to restore when <see cref="TryMapOver"/> is refused.
+    /// </summary>
+    public unsafe bool TryReadInto(IntPtr memory, IEnumerable<(int Offset, int Length)> dataRuns)
+    {
+        var start = (byte*)memory;
+        foreach (var (offset, length) in dataRuns)
+        {
+            for (var done = 0; done < length;)
+            {
+                var count = Pread(_fd, start + offset + done, (nint)(length - done), offset + done);
+                if (count <= 0)
+                {
+                    return false;
+                }
+
+                done += (int)count;
+            }
+        }
+
+        return true;
+    }
+
     // The file lives as long as the process's startup cache: sandboxes may be mapping it at any time.
 
     [LibraryImport("libc", EntryPoint = "memfd_create", StringMarshalling = StringMarshalling.Utf8)]
@@ -92,6 +116,9 @@ internal sealed partial class SharedImageFile
 
     [LibraryImport("libc", EntryPoint = "pwrite")]
     private static unsafe partial nint Pwrite(int fd, byte* buffer, nint count, long offset);
+
+    [LibraryImport("libc", EntryPoint = "pread")]
+    private static unsafe partial nint Pread(int fd, byte* buffer, nint count, long offset);
 
     [LibraryImport("libc", EntryPoint = "fcntl")]
     private static partial int Fcntl(int fd, int command, int argument);

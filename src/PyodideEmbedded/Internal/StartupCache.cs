@@ -57,12 +57,28 @@ internal sealed class StartupCache
             if (_snapshot is null || _snapshot.IsFaulted || _snapshot.IsCanceled)
             {
                 // Not tied to any caller's token: other sandboxes may be waiting for the same image.
-                _snapshot = Task.Run(() => PyodideEngine.MakeSnapshotAsync(_assets, this));
+                _snapshot = Task.Run(MakeSnapshotAsync);
             }
 
             snapshot = _snapshot;
         }
 
         return snapshot.WaitAsync(cancellationToken);
+    }
+
+    private async Task<MemoryImage> MakeSnapshotAsync()
+    {
+        try
+        {
+            return await PyodideEngine.MakeSnapshotAsync(_assets, this).ConfigureAwait(false);
+        }
+        finally
+        {
+            // While the image is made, only the template asks for a patched module (sandboxes wait
+            // for the image first), and its generous limit is no sandbox's: keeping that copy held
+            // 9.6 MB for the life of the process.
+            _wasmByLimit.Clear();
+            MallocTuning.CollectStartupGarbage();
+        }
     }
 }

@@ -277,7 +277,9 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
     private void ReleaseEngine()
     {
         _supervisor.Release();
-        _gate.Dispose();
+        // Released, not disposed: a call already waiting for the gate then gets in, sees the sandbox
+        // disposed and throws ObjectDisposedException, instead of waiting forever on a disposed semaphore.
+        _gate.Release();
         _firstCallEnded.TrySetResult();
         Released?.Invoke();
     }

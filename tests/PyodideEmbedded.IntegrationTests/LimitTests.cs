@@ -172,6 +172,20 @@ public sealed class LimitTests
         await Assert.ThrowsAsync<ObjectDisposedException>(() => sandbox.RunAsync("1"));
     }
 
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task DisposeAsync_WithACallWaitingForTheGate_TheWaiterGetsObjectDisposed()
+    {
+        var sandbox = await PythonSandbox.CreateAsync(TestOptions.Default);
+        var running = sandbox.RunAsync("while True: pass");
+        await Task.Delay(200);
+        var waiting = sandbox.RunAsync("1");
+
+        await sandbox.DisposeAsync();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => running);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
     [Theory(Timeout = TestOptions.TestTimeoutMs)]
     [InlineData("x = bytearray(1 << 30)", SandboxLimit.Memory)]
     [InlineData("x = b'a' * (1 << 30)", SandboxLimit.Memory)]

@@ -4,11 +4,13 @@ using System.Text.Json;
 
 namespace PyodideEmbedded.IntegrationTests;
 
-/// <summary>The built <c>pyodide-sandbox</c> executable, driven the way a client program would.</summary>
+/// <summary>The built <c>pyodide-sandbox</c> executable, driven the way a client program would. Its stdout is
+/// decoded strictly: a reply that is not UTF-8 fails the test. stderr is read as it comes, so it never blocks the CLI.</summary>
 internal sealed class CliProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _stderr = new();
+    private bool _disposed;
 
     private CliProcess(Process process)
     {
@@ -44,7 +46,7 @@ internal sealed class CliProcess : IAsyncDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            StandardOutputEncoding = new UTF8Encoding(false),
+            StandardOutputEncoding = new UTF8Encoding(false, throwOnInvalidBytes: true),
             StandardInputEncoding = new UTF8Encoding(false),
         };
         info.ArgumentList.Add(Dll);
@@ -72,7 +74,16 @@ internal sealed class CliProcess : IAsyncDisposable
         await _process.StandardInput.FlushAsync();
     }
 
-    public async Task<string?> ReadLineAsync() => await _process.StandardOutput.ReadLineAsync();
+    /// <summary>Writes one line of raw bytes (the protocol fuzz sends bytes that are not UTF-8).</summary>
+    public async Task SendLineAsync(byte[] bytes, CancellationToken cancellationToken)
+    {
+        var stdin = _process.StandardInput.BaseStream;
+        await stdin.WriteAsync(bytes, cancellationToken);
+        stdin.WriteByte((byte)'\n');
+        await stdin.FlushAsync(cancellationToken);
+    }
+
+    public async Task<string?> ReadLineAsync(CancellationToken cancellationToken = default) => await _process.StandardOutput.ReadLineAsync(cancellationToken);
 
     /// <summary>Sends one request line and reads exactly one reply line, which must be a JSON object.</summary>
     public async Task<JsonElement> RequestAsync(string line)
@@ -92,11 +103,11 @@ internal sealed class CliProcess : IAsyncDisposable
 
     public int ProcessId => _process.Id;
 
-    public Task<string> ReadRestAsync() => _process.StandardOutput.ReadToEndAsync();
+    public Task<string> ReadRestAsync(CancellationToken cancellationToken = default) => _process.StandardOutput.ReadToEndAsync(cancellationToken);
 
-    public async Task<int> WaitForExitAsync()
+    public async Task<int> WaitForExitAsync(CancellationToken cancellationToken = default)
     {
-        await _process.WaitForExitAsync();
+        await _process.WaitForExitAsync(cancellationToken);
         return _process.ExitCode;
     }
 
@@ -111,6 +122,12 @@ internal sealed class CliProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);

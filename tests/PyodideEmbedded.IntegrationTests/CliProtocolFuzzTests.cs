@@ -73,9 +73,15 @@ public sealed class CliProtocolFuzzTests(ITestOutputHelper log)
         var lines = new Generator(new Random(Seed)).Generate(MalformedLines);
         var answered = lines.Where(static l => l.Expect != Expect.Blank).ToList();
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(110));
-        await using var server = FuzzServer.Start(
+        await using var server = CliProcess.Start(
             "serve", "--max-code-bytes", $"{MaxCodeBytes}", "--max-file-bytes", $"{MaxFileBytes}", "--timeout-ms", $"{ServerTimeoutMs}");
-        var writer = Task.Run(() => server.WriteLinesAsync(lines, cancel.Token));
+        var writer = Task.Run(async () =>
+        {
+            foreach (var line in lines)
+            {
+                await server.SendLineAsync(line.Bytes, cancel.Token);
+            }
+        });
 
         var failures = new List<string>();
         var replies = 0;
@@ -121,7 +127,7 @@ public sealed class CliProtocolFuzzTests(ITestOutputHelper log)
 
         // Still alive, still answering, and shuts down cleanly with nothing more on stdout.
         Assert.False(server.HasExited, "the server exited during the fuzz; stderr:\n" + Tail(server.Stderr));
-        await server.WriteLineAsync("{\"id\": \"final\", \"code\": \"'alive'\"}"u8.ToArray(), cancel.Token);
+        await server.SendLineAsync("{\"id\": \"final\", \"code\": \"'alive'\"}"u8.ToArray(), cancel.Token);
         var last = await server.ReadLineAsync(cancel.Token);
         Assert.True(last is not null, "no reply to the final request; stderr:\n" + Tail(server.Stderr));
         using (var final = JsonDocument.Parse(last))
@@ -131,7 +137,7 @@ public sealed class CliProtocolFuzzTests(ITestOutputHelper log)
             Assert.Equal("alive", alive.GetString());
         }
 
-        await server.WriteLineAsync("{\"shutdown\": true}"u8.ToArray(), cancel.Token);
+        await server.SendLineAsync("{\"shutdown\": true}"u8.ToArray(), cancel.Token);
         Assert.Equal(0, await server.WaitForExitAsync(cancel.Token));
         Assert.Equal("", await server.ReadRestAsync(cancel.Token));
         foreach (var fault in new[] { "Unhandled exception", "failed in the server", "run failed (" })
@@ -972,109 +978,6 @@ public sealed class CliProtocolFuzzTests(ITestOutputHelper log)
             var at = bytes.AsSpan().IndexOf(find);
             Assert.True(at >= 0, "the fuzz token was not in the line");
             return [.. bytes.AsSpan(0, at), .. replacement, .. bytes.AsSpan(at + find.Length)];
-        }
-    }
-
-    // ----- the server process -----
-
-    /// <summary>
-    /// The executable with raw byte access to its stdin (CliProcess writes text only). stdout is decoded strictly,
-    /// so a reply that is not UTF-8 fails the test; stderr is read as it comes so that it never blocks the server.
-    /// </summary>
-    private sealed class FuzzServer : IAsyncDisposable
-    {
-        private readonly Process _process;
-        private readonly StringBuilder _stderr = new();
-        private bool _disposed;
-
-        private FuzzServer(Process process)
-        {
-            _process = process;
-            _process.ErrorDataReceived += (_, e) =>
-            {
-                lock (_stderr)
-                {
-                    _stderr.AppendLine(e.Data);
-                }
-            };
-            _process.BeginErrorReadLine();
-        }
-
-        public string Stderr
-        {
-            get
-            {
-                lock (_stderr)
-                {
-                    return _stderr.ToString();
-                }
-            }
-        }
-
-        public bool HasExited => _process.HasExited;
-
-        public static FuzzServer Start(params string[] args)
-        {
-            var info = new ProcessStartInfo("dotnet")
-            {
-                RedirectStandardInput = true,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-                StandardOutputEncoding = new UTF8Encoding(false, throwOnInvalidBytes: true),
-            };
-            info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "pyodide-sandbox.dll"));
-            foreach (var arg in args)
-            {
-                info.ArgumentList.Add(arg);
-            }
-
-            return new FuzzServer(Process.Start(info)!);
-        }
-
-        public async Task WriteLinesAsync(IEnumerable<FuzzLine> lines, CancellationToken cancellationToken)
-        {
-            foreach (var line in lines)
-            {
-                await WriteLineAsync(line.Bytes, cancellationToken);
-            }
-        }
-
-        public async Task WriteLineAsync(byte[] bytes, CancellationToken cancellationToken)
-        {
-            var stdin = _process.StandardInput.BaseStream;
-            await stdin.WriteAsync(bytes, cancellationToken);
-            stdin.WriteByte((byte)'\n');
-            await stdin.FlushAsync(cancellationToken);
-        }
-
-        public async Task<string?> ReadLineAsync(CancellationToken cancellationToken) =>
-            await _process.StandardOutput.ReadLineAsync(cancellationToken);
-
-        public async Task<string> ReadRestAsync(CancellationToken cancellationToken) =>
-            await _process.StandardOutput.ReadToEndAsync(cancellationToken);
-
-        public async Task<int> WaitForExitAsync(CancellationToken cancellationToken)
-        {
-            await _process.WaitForExitAsync(cancellationToken);
-            return _process.ExitCode;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                await _process.WaitForExitAsync();
-            }
-
-            _process.Dispose();
         }
     }
 }

@@ -55,12 +55,7 @@ internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox
                     // A fault in the handling of one line costs that line's answer, never the server.
                     await diagnostics.WriteLineAsync($"pyodide-sandbox: a request failed in the server ({e.GetType().Name}); the sandbox was discarded").ConfigureAwait(false);
                     sandbox = await DiscardAsync(sandbox).ConfigureAwait(false);
-                    reply = static w =>
-                    {
-                        w.WriteString("error", "SandboxError: the server failed to handle the request; the sandbox was discarded");
-                        w.WriteString("error_type", "SandboxError");
-                        w.WriteBoolean("state_lost", true);
-                    };
+                    reply = ServerError("the server failed to handle the request; the sandbox was discarded", stateLost: true);
                 }
 
                 await WriteAsync(output, id, reply, cancellationToken).ConfigureAwait(false);
@@ -81,6 +76,17 @@ internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox
 
         return null;
     }
+
+    // A failure of the server's own (not of the code, not of the request), in the seed's reply shape.
+    private static Action<Utf8JsonWriter> ServerError(string message, bool stateLost) => w =>
+    {
+        w.WriteString("error", "SandboxError: " + message);
+        w.WriteString("error_type", "SandboxError");
+        if (stateLost)
+        {
+            w.WriteBoolean("state_lost", true);
+        }
+    };
 
     private static Action<Utf8JsonWriter> Refusal(string problem) => w =>
     {
@@ -103,12 +109,7 @@ internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox
             catch (SandboxException e)
             {
                 await diagnostics.WriteLineAsync($"pyodide-sandbox: could not start a sandbox: {e.Message}").ConfigureAwait(false);
-                return (w =>
-                {
-                    w.WriteString("error", "SandboxError: could not start a sandbox: " + e.Message);
-                    w.WriteString("error_type", "SandboxError");
-                    w.WriteBoolean("state_lost", true);
-                }, null);
+                return (ServerError("could not start a sandbox: " + e.Message, stateLost: true), null);
             }
         }
 
@@ -135,12 +136,7 @@ internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox
             // Never leave a request unanswered, whatever went wrong: discard the sandbox and say so.
             await diagnostics.WriteLineAsync($"pyodide-sandbox: run failed ({e.GetType().Name}); the sandbox was discarded").ConfigureAwait(false);
             await sandbox.DisposeAsync().ConfigureAwait(false);
-            return (static w =>
-            {
-                w.WriteString("error", "SandboxError: the run failed and the sandbox was discarded");
-                w.WriteString("error_type", "SandboxError");
-                w.WriteBoolean("state_lost", true);
-            }, null);
+            return (ServerError("the run failed and the sandbox was discarded", stateLost: true), null);
         }
 
         if (result.SandboxLost)
@@ -168,11 +164,7 @@ internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox
         {
             // A reply that cannot be serialised still gets a line: one request, one reply.
             buffer.SetLength(0);
-            Serialize(buffer, id, static w =>
-            {
-                w.WriteString("error", "SandboxError: the result could not be encoded as JSON");
-                w.WriteString("error_type", "SandboxError");
-            });
+            Serialize(buffer, id, ServerError("the result could not be encoded as JSON", stateLost: false));
         }
 
         buffer.WriteByte((byte)'\n');

@@ -49,16 +49,10 @@ internal sealed class ServeRequest
         {
             document = JsonDocument.Parse(line, s_documentOptions);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException)
         {
-            error = e.Message.Contains("Duplicate property", StringComparison.Ordinal)
-                ? $"a key appears twice in one object ({Position(e)})"
-                : $"the line is not valid JSON ({Position(e)})";
-            return false;
-        }
-        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
-        {
-            error = "the line holds a key that is not valid Unicode (a lone surrogate)";
+            // From bytes, only a key the duplicate check decodes can fail to be Unicode here.
+            error = ParseFailure(e, "the line ", "a key");
             return false;
         }
 
@@ -239,20 +233,22 @@ internal sealed class ServeRequest
             error = "";
             return true;
         }
-        catch (JsonException e)
-        {
-            error = e.Message.Contains("Duplicate property", StringComparison.Ordinal)
-                ? $"a key appears twice in one object ({Position(e)})"
-                : $"is not valid JSON ({Position(e)})";
-            return false;
-        }
-        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException)
         {
             // A lone surrogate in the text itself cannot even be transcoded to UTF-8 for the parser.
-            error = "holds text that is not valid Unicode (a lone surrogate)";
+            error = ParseFailure(e, "", "text");
             return false;
         }
     }
+
+    // Why the parser refused a text: `subject` starts the message ("the line " or nothing), `what` names what
+    // could not be read as Unicode.
+    private static string ParseFailure(Exception e, string subject, string what) => e switch
+    {
+        JsonException json when json.Message.Contains("Duplicate property", StringComparison.Ordinal) => $"a key appears twice in one object ({Position(json)})",
+        JsonException json => $"{subject}is not valid JSON ({Position(json)})",
+        _ => $"{subject}holds {what} that is not valid Unicode (a lone surrogate)",
+    };
 
     // A JSON object's properties as RunInputs.Globals (copies, independent of the document).
     private static Dictionary<string, object?> GlobalsFrom(JsonElement jsonObject)

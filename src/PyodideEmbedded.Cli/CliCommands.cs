@@ -37,7 +37,11 @@ internal sealed class CliCommands
         _data.AddTo(run);
         run.SetAction(RunAsync);
 
-        Root = new RootCommand("Run untrusted Python in an in-process Pyodide sandbox with time and memory limits.") { serve, run };
+        var prepare = new Command("prepare", "Start Pyodide once and keep its started state in the cache folder, so that later runs start fast (for example while building a container image; the folder may be read-only afterwards).");
+        _limits.AddStartupTo(prepare);
+        prepare.SetAction(PrepareAsync);
+
+        Root = new RootCommand("Run untrusted Python in an in-process Pyodide sandbox with time and memory limits.") { serve, run, prepare };
     }
 
     public RootCommand Root { get; }
@@ -181,6 +185,36 @@ internal sealed class CliCommands
         var saved = await _data.SaveAsync(parse, result, Console.Error, cancellationToken).ConfigureAwait(false);
         var exitCode = ExitCodes.For(result);
         return exitCode == ExitCodes.Success && !saved ? ExitCodes.Usage : exitCode;
+    }
+
+    private async Task<int> PrepareAsync(ParseResult parse, CancellationToken cancellationToken)
+    {
+        var options = _limits.ReadStartup(parse);
+        if (options.StartupCachePath is null)
+        {
+            await Console.Error.WriteLineAsync(Prefix + "there is no default cache folder (no home folder): give --cache-dir DIR.").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        string image;
+        try
+        {
+            image = await PythonSandbox.PrepareStartupCacheAsync(options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            await Console.Error.WriteLineAsync(Prefix + e.Message + " The folder must be writable; on Unix it must belong to you (or root) "
+                + "and not be writable by group or others, nor may a folder above it be (unless sticky, like /tmp).").ConfigureAwait(false);
+            return ExitCodes.StartError;
+        }
+        catch (Exception e) when (Failure(e, parse) is { } failure)
+        {
+            await Console.Error.WriteLineAsync(Prefix + failure.Message).ConfigureAwait(false);
+            return failure.ExitCode;
+        }
+
+        Console.WriteLine($"Start-up cache ready: {image} ({new FileInfo(image).Length / (1024 * 1024)} MiB).");
+        return ExitCodes.Success;
     }
 
     /// <summary>An <see cref="ArgumentException"/> from the library (a limit, a package, a sandbox path, a global) in terms of the flag behind it.</summary>

@@ -73,6 +73,16 @@ internal sealed partial class LimitOptions
         Description = "Let Python import js / pyodide_js.",
     };
 
+    private readonly Option<string?> _cacheDir = new("--cache-dir")
+    {
+        Description = $"Folder that keeps Pyodide's started state between runs, for a fast start (default: {s_defaults.StartupCachePath ?? "none: no home folder"}).",
+    };
+
+    private readonly Option<bool> _noCache = new("--no-cache")
+    {
+        Description = "Keep nothing on disk: boot Pyodide from scratch (seconds) in this process.",
+    };
+
     public void AddTo(Command command)
     {
         command.Options.Add(_timeoutMs);
@@ -85,6 +95,15 @@ internal sealed partial class LimitOptions
         command.Options.Add(_install);
         command.Options.Add(_assets);
         command.Options.Add(_allowJsInterop);
+        command.Options.Add(_cacheDir);
+        command.Options.Add(_noCache);
+    }
+
+    /// <summary>The <c>--assets</c> and cache flags alone, for <c>prepare</c>.</summary>
+    public void AddStartupTo(Command command)
+    {
+        command.Options.Add(_assets);
+        command.Options.Add(_cacheDir);
     }
 
     /// <summary>Builds the options; a <see cref="SandboxPool"/> validates them (see <see cref="Explain"/>).</summary>
@@ -100,12 +119,22 @@ internal sealed partial class LimitOptions
         Packages = parse.GetValue(_install) ?? [],
         AssetsPath = parse.GetValue(_assets),
         AllowJsInterop = parse.GetValue(_allowJsInterop),
+        StartupCachePath = parse.GetValue(_noCache) ? null : parse.GetValue(_cacheDir) ?? s_defaults.StartupCachePath,
+    };
+
+    /// <summary>The options <c>prepare</c> reads: the assets and the cache folder; the limits do not shape what is kept.</summary>
+    public SandboxOptions ReadStartup(ParseResult parse) => new()
+    {
+        AssetsPath = parse.GetValue(_assets),
+        StartupCachePath = parse.GetValue(_cacheDir) ?? s_defaults.StartupCachePath,
     };
 
     /// <summary>A problem the flags show by themselves, before any option is validated; else null.</summary>
     public string? Check(ParseResult parse) =>
         parse.GetValue(_install) is { Length: > 0 } install && parse.GetValue(_packages) is null
             ? $"--install {install[0]} needs --packages DIR, the folder of wheels to install from."
+            : parse.GetValue(_noCache) && parse.GetValue(_cacheDir) is not null
+            ? "--cache-dir and --no-cache contradict each other: give one."
             : null;
 
     /// <summary>
@@ -134,6 +163,7 @@ internal sealed partial class LimitOptions
             nameof(SandboxOptions.AssetsPath) => $"{_assets.Name}: {InFlags(UsageErrors.Strip(e))}",
             nameof(SandboxOptions.PackagesPath) => $"{_packages.Name}: {InFlags(UsageErrors.Strip(e))}",
             nameof(SandboxOptions.Packages) => $"{_install.Name}: {InFlags(UsageErrors.Strip(e))}",
+            nameof(SandboxOptions.StartupCachePath) => $"{_cacheDir.Name}: {InFlags(UsageErrors.Strip(e))}",
             _ => null,
         };
     }
@@ -157,6 +187,7 @@ internal sealed partial class LimitOptions
         nameof(SandboxOptions.MaxFileBytes) => _maxFileBytes.Name,
         nameof(SandboxOptions.PackagesPath) => _packages.Name,
         nameof(SandboxOptions.AssetsPath) => _assets.Name,
+        nameof(SandboxOptions.StartupCachePath) => _cacheDir.Name,
         _ => match.Value,
     });
 
@@ -173,6 +204,6 @@ internal sealed partial class LimitOptions
     [GeneratedRegex(@"must be between (?<min>\S+) and (?<max>\S+?)\.?$")]
     private static partial Regex RangePattern();
 
-    [GeneratedRegex(@"\b(MaxOutputBytes|MaxCodeBytes|MaxFileBytes|PackagesPath|AssetsPath)\b")]
+    [GeneratedRegex(@"\b(MaxOutputBytes|MaxCodeBytes|MaxFileBytes|PackagesPath|AssetsPath|StartupCachePath)\b")]
     private static partial Regex PropertyPattern();
 }

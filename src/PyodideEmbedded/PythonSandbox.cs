@@ -63,13 +63,14 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         options ??= new SandboxOptions();
         options.Validate();
         cancellationToken.ThrowIfCancellationRequested();
-        var assets = await Task.Run(() => AssetStore.Load(options.ResolvedAssetsPath), cancellationToken).ConfigureAwait(false);
-        var wheels = options.Packages.Count == 0 ? []
-            : await Task.Run(() => PackageInstaller.GetWheels(options, options.Packages, nameof(options.Packages)), cancellationToken).ConfigureAwait(false);
         var thread = new EngineThread("PyodideEmbedded sandbox");
+        var creating = PyodideEngine.CreateAsync(thread, options);
         try
         {
-            var engine = await PyodideEngine.StartAsync(assets, options, thread, cancellationToken).ConfigureAwait(false);
+            var assets = await Task.Run(() => AssetStore.Load(options.ResolvedAssetsPath), cancellationToken).ConfigureAwait(false);
+            var wheels = options.Packages.Count == 0 ? []
+                : await Task.Run(() => PackageInstaller.GetWheels(options, options.Packages, nameof(options.Packages)), cancellationToken).ConfigureAwait(false);
+            var engine = await PyodideEngine.StartAsync(creating, assets, options, thread, cancellationToken).ConfigureAwait(false);
             var sandbox = new PythonSandbox(options, engine, thread);
             try
             {
@@ -85,6 +86,8 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         }
         catch (Exception e)
         {
+            // Disposing twice is harmless: StartAsync disposes the engine it failed to start.
+            _ = PyodideEngine.DisposeWhenCreatedAsync(creating);
             thread.Dispose();
             if (e is ScriptEngineException && !cancellationToken.IsCancellationRequested)
             {
@@ -98,6 +101,36 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
 
             throw;
         }
+    }
+
+    /// <summary>
+    /// Makes sure <see cref="SandboxOptions.StartupCachePath"/> holds the started state of Pyodide for these options
+    /// (reading it, or starting Pyodide once and writing it), so that later processes start their first sandbox fast.
+    /// For a deploy step, such as building a container image: the folder may be read-only afterwards.
+    /// </summary>
+    /// <param name="options">The assets and cache folder (limits do not matter); <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    /// <returns>The path of the memory image in the folder.</returns>
+    /// <exception cref="ArgumentException"><see cref="SandboxOptions.StartupCachePath"/> is <see langword="null"/>, or an option is out of range.</exception>
+    /// <exception cref="IOException">The folder cannot be used, and why (for example: writable by other users).</exception>
+    /// <exception cref="InvalidOperationException">Sandboxes of this process already started with another cache folder.</exception>
+    /// <exception cref="SandboxAssetException">An asset is missing or altered.</exception>
+    /// <exception cref="SandboxStartException">Pyodide failed to start.</exception>
+    public static async Task<string> PrepareStartupCacheAsync(SandboxOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new SandboxOptions();
+        if (options.StartupCachePath is null)
+        {
+            throw new ArgumentException("StartupCachePath is null: there is no cache folder to prepare.", nameof(options));
+        }
+
+        await using (await CreateAsync(options, cancellationToken).ConfigureAwait(false))
+        {
+            // Starting one sandbox reads the cache, or makes what it lacks and writes it.
+        }
+
+        var assets = await Task.Run(() => AssetStore.Load(options.ResolvedAssetsPath), cancellationToken).ConfigureAwait(false);
+        return StartupCache.For(assets).CheckOnDisk(options.StartupCachePath);
     }
 
     /// <summary>Runs Python code and returns its last expression's value, its output and any error.</summary>

@@ -83,6 +83,23 @@ public sealed record SandboxOptions
     /// </remarks>
     public bool AllowJsInterop { get; init; }
 
+    /// <summary>Folder where the memory image of a started Pyodide is kept between processes, so that the first
+    /// sandbox of a new process is restored from it instead of booting Pyodide from scratch (seconds).</summary>
+    /// <value>Default: the per-user cache folder (<c>$XDG_CACHE_HOME/pyodide-embedded</c> or <c>~/.cache/pyodide-embedded</c>
+    /// on Linux, <c>~/Library/Caches/PyodideEmbedded</c> on macOS, <c>%LOCALAPPDATA%\PyodideEmbedded\Cache</c> on Windows).
+    /// <see langword="null"/>: keep nothing on disk; every process boots Pyodide once.</value>
+    /// <remarks>
+    /// <para>Written on first use (about 15 MB per library and Pyodide version; older versions' files are deleted after
+    /// the third); a folder that cannot be written (read-only, full) only costs the boot. A folder filled ahead of time
+    /// (<c>pyodide-sandbox prepare --cache-dir</c>) may be read-only.</para>
+    /// <para>A file there is used only if it was made for these exact assets, this library build and this V8, and
+    /// matches its checksum; and on Unix only if no other user can write the folder or the file (the folder and those
+    /// above it belong to this user or root and are not group- or world-writable, as OpenSSH requires of <c>~/.ssh</c>).
+    /// Anything else (truncated, altered, stale, a link) is ignored and replaced. See SECURITY.md for what a user who can
+    /// write the folder gains. The first sandbox of a process decides which folder the process uses.</para>
+    /// </remarks>
+    public string? StartupCachePath { get; init; } = Internal.CacheFolder.DefaultPath;
+
     internal string ResolvedAssetsPath => AssetsPath ?? Path.Combine(AppContext.BaseDirectory, "pyodide-dist");
 
     internal void Validate()
@@ -102,6 +119,11 @@ public sealed record SandboxOptions
         if (PackagesPath is not null)
         {
             ArgumentException.ThrowIfNullOrWhiteSpace(PackagesPath, nameof(PackagesPath));
+        }
+
+        if (StartupCachePath is not null)
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(StartupCachePath, nameof(StartupCachePath));
         }
 
         ArgumentNullException.ThrowIfNull(Packages, nameof(Packages));

@@ -15,16 +15,20 @@ internal sealed class AssetStore
 
     private readonly Dictionary<string, byte[]> _files;
 
-    private AssetStore(string version, Dictionary<string, byte[]> files)
+    private AssetStore(string version, Dictionary<string, byte[]> files, byte[] manifestSha256)
     {
         Version = version;
         _files = files;
+        ManifestSha256 = manifestSha256;
     }
 
     /// <summary>The Pyodide version named in the manifest's first line.</summary>
     public string Version { get; }
 
     public IReadOnlyCollection<string> FileNames => _files.Keys;
+
+    /// <summary>SHA-256 of the manifest, which names every file's SHA-256: what identifies these assets.</summary>
+    public byte[] ManifestSha256 { get; }
 
     /// <summary>Loads and verifies a folder once per process; a failed load is retried on the next call.</summary>
     public static AssetStore Load(string folder) => s_byFolder.Get(folder);
@@ -40,14 +44,15 @@ internal sealed class AssetStore
             throw new SandboxAssetException(folder, $"The Pyodide asset folder '{folder}' does not exist.");
         }
 
-        var manifest = AssetManifest.Parse(ReadVerifiedFile(folder, manifestPath, maxBytes: 64 * 1024), manifestPath);
+        var manifestBytes = ReadVerifiedFile(folder, manifestPath, maxBytes: 64 * 1024);
+        var manifest = AssetManifest.Parse(manifestBytes, manifestPath);
         var files = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         foreach (var entry in manifest.Entries)
         {
             files.Add(entry.FileName, ReadChecked(folder, entry, "Pyodide asset"));
         }
 
-        return new AssetStore(manifest.Version, files);
+        return new AssetStore(manifest.Version, files, SHA256.HashData(manifestBytes));
     }
 
     /// <summary>Reads a file that a manifest lists and checks its SHA-256; the bytes returned are the ones checked.</summary>

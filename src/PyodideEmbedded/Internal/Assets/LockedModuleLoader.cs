@@ -17,7 +17,12 @@ internal sealed class LockedModuleLoader(AssetStore assets, string prefix) : Doc
     // 1.25 MB of UTF-8, 2.5 MB as UTF-16) on the large object heap at every start; the GC collects
     // those only at a gen2 collection, so a server replacing sandboxes grew by ~2.8 MiB per
     // replacement until one came (measured: +161 MiB of GC heap over 60 replacements).
-    private static readonly ConditionalWeakTable<byte[], string> s_texts = [];
+    // The document's identity is kept too: ClearScript finds a module compiled ahead of the import
+    // (with V8's code cache, see PyodideEngine) by that identity and the text.
+    private static readonly ConditionalWeakTable<byte[], Module> s_modules = [];
+
+    /// <summary>A module as every engine sees it: one identity and one text per verified asset.</summary>
+    internal sealed record Module(DocumentInfo Info, string Text);
 
     public override Task<Document> LoadDocumentAsync(
         DocumentSettings settings, DocumentInfo? sourceInfo, string specifier, DocumentCategory category, DocumentContextCallback contextCallback)
@@ -36,14 +41,28 @@ internal sealed class LockedModuleLoader(AssetStore assets, string prefix) : Doc
         DocumentSettings settings, DocumentInfo? sourceInfo, string specifier, DocumentCategory category, DocumentContextCallback contextCallback)
     {
         var name = ResolveName(specifier, prefix);
-        var bytes = name is null ? null : assets.TryGet(name);
-        if (bytes is null || category != ModuleCategory.Standard)
+        var module = name is null ? null : Find(name);
+        if (module is null || category != ModuleCategory.Standard)
         {
             throw new UnauthorizedAccessException("The sandbox can import only its own Pyodide modules.");
         }
 
-        var info = new DocumentInfo(new Uri("file://" + prefix + name)) { Category = ModuleCategory.Standard };
-        return new StringDocument(info, s_texts.GetValue(bytes, static b => Encoding.UTF8.GetString(b)));
+        return new StringDocument(module.Info, module.Text);
+    }
+
+    /// <summary>The module asset <paramref name="name"/> (an exact manifest name ending in .mjs), or null.</summary>
+    internal Module? Find(string name)
+    {
+        var bytes = assets.TryGet(name);
+        if (bytes is null || !name.EndsWith(".mjs", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        // The prefix is the same for every loader (PyodideEngine's), so one identity per asset is right.
+        return s_modules.GetValue(bytes, b => new Module(
+            new DocumentInfo(new Uri("file://" + prefix + name)) { Category = ModuleCategory.Standard },
+            Encoding.UTF8.GetString(b)));
     }
 
     /// <summary>Returns the asset name for <c>PREFIX + name.mjs</c> (optionally as a <c>file://</c> URL), else null.</summary>

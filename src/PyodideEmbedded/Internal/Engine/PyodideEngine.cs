@@ -33,6 +33,7 @@ internal sealed partial class PyodideEngine : IDisposable
     // but one read with GetProperty in 35-60 µs and ~32 KB of garbage per call (measured), so every
     // call goes through this handle.
     private ScriptObject? _calls;
+    private LockedModuleLoader.Module? _compiledModule;
     private ITypedArray<int>? _interruptBuffer;
     private IntPtr _interruptFlag;
     private int _disposed;
@@ -57,22 +58,69 @@ internal sealed partial class PyodideEngine : IDisposable
 
     public string PyodideVersion { get; private set; } = "";
 
+    // Pyodide's JavaScript half (1.25 MB): parsing and compiling it was ~100 ms of every start.
+    private const string CompiledModuleName = "pyodide.asm.mjs";
+
+    /// <summary>Whether V8 took the code cache it was given at boot (it refuses one made by another V8 or with other flags).</summary>
+    public bool CodeCacheAccepted { get; private set; }
+
     /// <summary>
-    /// Starts a sandbox's engine from the folder's memory image (made on first use), on the thread
-    /// that will make its runs.
+    /// V8's code cache for Pyodide's JavaScript as compiled by now: taken after the boot and a first
+    /// run, it holds the functions those compiled, not only the top level. On the engine thread.
     /// </summary>
-    public static async Task<PyodideEngine> StartAsync(AssetStore assets, SandboxOptions options, EngineThread thread, CancellationToken cancellationToken)
+    private byte[]? MakeCodeCache()
+    {
+        if (_compiledModule is null)
+        {
+            return null;
+        }
+
+        using var _ = _engine.Compile(_compiledModule.Info, _compiledModule.Text, V8CacheKind.Code, out var cacheBytes);
+        return cacheBytes is { Length: > 0 } ? cacheBytes : null;
+    }
+
+    /// <summary>
+    /// Creates a sandbox's isolate, empty, on the thread that will make its runs. Callers start this
+    /// before they check the assets and load the memory image, so that V8's own start-up (the first
+    /// isolate of a process: ~80 ms) runs beside that work instead of after it.
+    /// </summary>
+    public static Task<PyodideEngine> CreateAsync(EngineThread thread, SandboxOptions options) =>
+        thread.RunAsync(() => Create(options));
+
+    /// <summary>Disposes an engine from <see cref="CreateAsync"/> once it exists (a start that failed first).</summary>
+    public static async Task DisposeWhenCreatedAsync(Task<PyodideEngine> creating)
+    {
+        try
+        {
+            (await creating.ConfigureAwait(false)).Dispose();
+        }
+        catch (Exception)
+        {
+            // Never made: nothing to dispose (the start that awaited it reported why).
+        }
+    }
+
+    /// <summary>
+    /// Starts a sandbox in the engine from <see cref="CreateAsync"/>, from the folder's memory image
+    /// (read from disk or made on first use).
+    /// </summary>
+    public static async Task<PyodideEngine> StartAsync(Task<PyodideEngine> creating, AssetStore assets, SandboxOptions options, EngineThread thread, CancellationToken cancellationToken)
     {
         var cache = StartupCache.For(assets);
-        var snapshot = await cache.SnapshotAsync(cancellationToken).ConfigureAwait(false);
+        var snapshot = await cache.SnapshotAsync(options.StartupCachePath, cancellationToken).ConfigureAwait(false);
         var bridge = new AssetBridge(assets, cache.WasmWithMemoryLimit(options.MemoryLimitBytes), snapshot);
-        var (self, api) = await BootAsync(thread, assets, bridge, options, BootMode.Restore, cancellationToken).ConfigureAwait(false);
+        var (self, api) = await BootAsync(thread, creating, assets, bridge, options, BootMode.Restore, cancellationToken).ConfigureAwait(false);
         try
         {
             await thread.RunAsync(() =>
             {
                 self.Attach(api);
                 self.WarmUp();
+                if (!self.CodeCacheAccepted && cache.WantsCodeCache)
+                {
+                    cache.OfferCodeCache(self.MakeCodeCache());
+                }
+
                 return true;
             }).ConfigureAwait(false);
             return self;
@@ -86,24 +134,27 @@ internal sealed partial class PyodideEngine : IDisposable
 
     /// <summary>
     /// Boots Pyodide from scratch in a template engine that never runs user code, imports what the
-    /// runner needs, and returns the memory image that sandboxes are then restored from.
+    /// runner needs, and returns the memory snapshot that sandboxes are then restored from.
     /// </summary>
-    public static async Task<MemoryImage> MakeSnapshotAsync(AssetStore assets, StartupCache cache)
+    public static async Task<byte[]> MakeSnapshotAsync(AssetStore assets, StartupCache cache)
     {
         // Generous limits: the image only records what start-up used, and each restored sandbox
         // gets its own limits from its own options.
         var options = new SandboxOptions { MemoryLimitBytes = TemplateMemoryLimitBytes };
         using var thread = new EngineThread("PyodideEmbedded template");
         var bridge = new AssetBridge(assets, cache.WasmWithMemoryLimit(options.MemoryLimitBytes), snapshot: null);
-        var (template, booted) = await BootAsync(thread, assets, bridge, options, BootMode.MakeSnapshot, CancellationToken.None).ConfigureAwait(false);
+        var (template, booted) = await BootAsync(thread, CreateAsync(thread, options), assets, bridge, options, BootMode.MakeSnapshot, CancellationToken.None).ConfigureAwait(false);
         using (template)
         {
             using var image = (ScriptObject)booted.GetProperty("snapshot");
-            return MemoryImage.FromSnapshot(((ITypedArray<byte>)image).ToArray());
+            return ((ITypedArray<byte>)image).ToArray();
         }
     }
 
-    private const long TemplateMemoryLimitBytes = 1024L * 1024 * 1024;
+    internal const long TemplateMemoryLimitBytes = 1024L * 1024 * 1024;
+
+    /// <summary>The code that shapes the memory image besides the assets: part of its cache key.</summary>
+    internal static IEnumerable<string> ImageSources => [s_bootstrapSource, s_runnerSource, s_preloadSource, SandboxProtocol.ForBootConfig()];
 
     private enum BootMode
     {
@@ -134,6 +185,7 @@ internal sealed partial class PyodideEngine : IDisposable
             // The bridges are internal types; let script see their [ScriptMember]s (and nothing else:
             // they are [NoDefaultScriptAccess]).
             AccessContext = typeof(PyodideEngine),
+            DisableDynamicBinding = true,
             MaxRuntimeHeapSize = checked((UIntPtr)(ulong)options.JsHeapLimitBytes),
             RuntimeHeapSizeSampleInterval = TimeSpan.FromMilliseconds(10),
         };
@@ -141,13 +193,13 @@ internal sealed partial class PyodideEngine : IDisposable
     }
 
     /// <summary>
-    /// Creates an engine and boots Pyodide in it on <paramref name="thread"/>. Bootstrap.js makes the
+    /// Boots Pyodide in a created engine on <paramref name="thread"/>. Bootstrap.js makes the
     /// boot synchronous, so all of it runs inside that one call: left asynchronous, its pieces ran as
     /// V8 tasks on the .NET thread pool, hundreds of milliseconds each, and held up whatever else
     /// the process had queued there (such as another sandbox's run finishing).
     /// </summary>
     private static async Task<(PyodideEngine Engine, ScriptObject Api)> BootAsync(
-        EngineThread thread, AssetStore assets, AssetBridge bridge, SandboxOptions options, BootMode mode, CancellationToken cancellationToken)
+        EngineThread thread, Task<PyodideEngine> creating, AssetStore assets, AssetBridge bridge, SandboxOptions options, BootMode mode, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(BootTimeout);
@@ -155,14 +207,13 @@ internal sealed partial class PyodideEngine : IDisposable
         ScriptObject? booting = null;
         try
         {
-            using (deadline.Token.Register(() => Volatile.Read(ref self)?.Terminate()))
+            self = await creating.ConfigureAwait(false);
+            using (deadline.Token.Register(self.Terminate))
             {
                 var started = await thread.RunAsync(() =>
                 {
-                    var engine = Create(options);
-                    Volatile.Write(ref self, engine);
                     deadline.Token.ThrowIfCancellationRequested();
-                    booting = engine.InvokeBootstrap(assets, bridge, options, mode);
+                    booting = self.InvokeBootstrap(assets, bridge, options, mode, mode == BootMode.Restore ? StartupCache.For(assets).CodeCache : null);
                     return (Task<object>)booting.GetProperty("started");
                 }).ConfigureAwait(false);
 
@@ -171,7 +222,7 @@ internal sealed partial class PyodideEngine : IDisposable
                 // this one's callback) aborted the process in V8 under load ("Cannot create a handle
                 // without a HandleScope"): always continue on another thread.
                 var api = (ScriptObject)await started.WaitAsync(deadline.Token).ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
-                return (self!, api);
+                return (self, api);
             }
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested
@@ -194,10 +245,19 @@ internal sealed partial class PyodideEngine : IDisposable
         }
     }
 
-    private ScriptObject InvokeBootstrap(AssetStore assets, AssetBridge bridge, SandboxOptions options, BootMode mode)
+    private ScriptObject InvokeBootstrap(AssetStore assets, AssetBridge bridge, SandboxOptions options, BootMode mode, byte[]? codeCache)
     {
-        _engine.DocumentSettings.Loader = new LockedModuleLoader(assets, AssetPrefix);
+        var loader = new LockedModuleLoader(assets, AssetPrefix);
+        _engine.DocumentSettings.Loader = loader;
         _engine.DocumentSettings.AccessFlags = DocumentAccessFlags.None;
+        _compiledModule = loader.Find(CompiledModuleName);
+        if (codeCache is not null && _compiledModule is not null)
+        {
+            // Compiled here from V8's code cache, the module is found by Pyodide's import (same
+            // identity and text) instead of being parsed and compiled again.
+            using var _ = _engine.Compile(_compiledModule.Info, _compiledModule.Text, V8CacheKind.Code, codeCache, out var accepted);
+            CodeCacheAccepted = accepted;
+        }
 
         var config = _engine.Evaluate("({})") as ScriptObject ?? throw new InvalidOperationException("V8 returned no object.");
         config.SetProperty("maxOutputBytes", options.MaxOutputBytes);

@@ -130,21 +130,44 @@ internal static class SandboxProtocol
     /// <summary>JSON text: <c>{ calls: {run: 0, ...}, fileErrors: {notFound: 0, ...}, keys: {...}, names: {...} }</c>.</summary>
     public static string ForBootConfig() => s_json;
 
+    // Written with Utf8JsonWriter, not JsonSerializer: this runs on every process's first start, and
+    // the serializer's first use (reflection over the types) cost ~100 ms there.
     private static string Build()
     {
-        static Dictionary<string, int> Members<T>()
-            where T : struct, Enum =>
-            Enum.GetValues<T>().ToDictionary(static v => JsonNamingPolicy.CamelCase.ConvertName(v.ToString()), static v => Convert.ToInt32(v, System.Globalization.CultureInfo.InvariantCulture));
-
-        static Dictionary<string, string> Constants(Type type) =>
-            type.GetFields().Where(static f => f.IsLiteral).ToDictionary(static f => JsonNamingPolicy.CamelCase.ConvertName(f.Name), static f => (string)f.GetRawConstantValue()!);
-
-        return JsonSerializer.Serialize(new Dictionary<string, object>
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
         {
-            ["calls"] = Members<HostCall>(),
-            ["fileErrors"] = Members<FileError>(),
-            ["keys"] = Constants(typeof(EnvelopeKeys)),
-            ["names"] = Constants(typeof(SharedNames)),
-        });
+            void Members<T>(string name)
+                where T : struct, Enum
+            {
+                json.WriteStartObject(name);
+                foreach (var value in Enum.GetValues<T>())
+                {
+                    json.WriteNumber(JsonNamingPolicy.CamelCase.ConvertName(value.ToString()), Convert.ToInt32(value, System.Globalization.CultureInfo.InvariantCulture));
+                }
+
+                json.WriteEndObject();
+            }
+
+            void Constants(string name, Type type)
+            {
+                json.WriteStartObject(name);
+                foreach (var field in type.GetFields().Where(static f => f.IsLiteral))
+                {
+                    json.WriteString(JsonNamingPolicy.CamelCase.ConvertName(field.Name), (string)field.GetRawConstantValue()!);
+                }
+
+                json.WriteEndObject();
+            }
+
+            json.WriteStartObject();
+            Members<HostCall>("calls");
+            Members<FileError>("fileErrors");
+            Constants("keys", typeof(EnvelopeKeys));
+            Constants("names", typeof(SharedNames));
+            json.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
     }
 }

@@ -29,11 +29,9 @@ internal sealed partial class SharedImageFile
     public int Length { get; }
 
     /// <summary>The file, or null where it cannot be made (not Linux, or the kernel refused).</summary>
-    /// <param name="contents">The memory contents; its length is a multiple of the page size.</param>
-    /// <param name="dataRuns">Where <paramref name="contents"/> is not zero: the rest stays a hole.</param>
-    public static unsafe SharedImageFile? TryCreate(ReadOnlySpan<byte> contents, IEnumerable<(int Offset, int Length)> dataRuns)
+    public static unsafe SharedImageFile? TryCreate(PackedImage image)
     {
-        if (!OperatingSystem.IsLinux() || contents.Length % PageSize != 0)
+        if (!OperatingSystem.IsLinux() || image.MemoryLength % PageSize != 0)
         {
             return null;
         }
@@ -44,17 +42,21 @@ internal sealed partial class SharedImageFile
             return null;
         }
 
-        var written = Ftruncate(fd, contents.Length) == 0;
-        fixed (byte* start = contents)
+        // Only the runs are written: the rest of the file stays a hole, which reads as zeros.
+        var written = Ftruncate(fd, image.MemoryLength) == 0;
+        fixed (byte* data = image.Data.Span)
         {
-            foreach (var (offset, length) in dataRuns)
+            var at = 0;
+            foreach (var (offset, length) in image.Runs)
             {
                 for (var done = 0; written && done < length;)
                 {
-                    var count = Pwrite(fd, start + offset + done, (nint)(length - done), offset + done);
+                    var count = Pwrite(fd, data + at + done, (nint)(length - done), offset + done);
                     written = count > 0;
                     done += (int)count;
                 }
+
+                at += length;
             }
         }
 
@@ -64,7 +66,7 @@ internal sealed partial class SharedImageFile
             return null;
         }
 
-        return new SharedImageFile(fd, contents.Length);
+        return new SharedImageFile(fd, image.MemoryLength);
     }
 
     /// <summary>

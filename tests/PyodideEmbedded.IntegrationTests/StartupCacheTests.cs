@@ -1,0 +1,129 @@
+using System.Runtime.Versioning;
+
+namespace PyodideEmbedded.IntegrationTests;
+
+/// <summary>
+/// The start-up cache from the outside, as a user meets it: <c>--cache-dir</c> and <c>prepare</c> on the CLI, each run in
+/// a fresh process. A bad cache (altered, untrusted, two processes writing it at once) costs a boot, never a wrong run.
+/// </summary>
+[UnsupportedOSPlatform("windows")]
+public sealed class StartupCacheTests : IDisposable
+{
+    private readonly DirectoryInfo _root = Directory.CreateTempSubdirectory("pe-startup-cache-");
+
+    public StartupCacheTests() => File.SetUnixFileMode(_root.FullName, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+    private string CacheDir => Path.Combine(_root.FullName, "cache");
+
+    public void Dispose() => _root.Delete(recursive: true);
+
+    [Fact]
+    public async Task SecondProcess_StartsFromTheKeptImage_WithoutRewritingIt()
+    {
+        await RunAsync("import sys\nsys.version_info[:2]", "[3, 14]");
+        var image = ImageFile();
+        var written = File.ReadAllBytes(image);
+        var writtenAt = File.GetLastWriteTimeUtc(image);
+        Assert.Single(Directory.GetFiles(CacheDir, "code-cache-*.bin"));
+
+        await RunAsync("x = 4\nx + 5", "9");
+
+        Assert.Equal(image, ImageFile());
+        Assert.Equal(writtenAt, File.GetLastWriteTimeUtc(image));
+        Assert.Equal(written, File.ReadAllBytes(image));
+    }
+
+    [Fact]
+    public async Task AlteredImage_IsIgnoredAndReplaced_AndTheRunIsRight()
+    {
+        await RunAsync("1", "1");
+        var image = ImageFile();
+        var altered = File.ReadAllBytes(image);
+        altered[altered.Length / 2] ^= 0xFF;
+        File.WriteAllBytes(image, altered);
+
+        await RunAsync("sum(range(10))", "45");
+
+        Assert.NotEqual(altered, File.ReadAllBytes(image));
+        var replacedAt = File.GetLastWriteTimeUtc(image);
+        await RunAsync("2 ** 10", "1024");
+        Assert.Equal(replacedAt, File.GetLastWriteTimeUtc(image)); // the replacement is whole: used, not replaced again
+    }
+
+    [Fact]
+    public async Task TwoProcessesWithAnEmptyCache_BothRun_AndLeaveOneWholeImage()
+    {
+        var first = RunAsync("'a' * 3", "aaa");
+        var second = RunAsync("'b' * 3", "bbb");
+        await Task.WhenAll(first, second);
+
+        Assert.Single(Directory.GetFiles(CacheDir, "memory-image-*.bin"));
+        Assert.Empty(Directory.GetFiles(CacheDir, "*.tmp"));
+        await RunAsync("3 * 3", "9"); // and the image left behind starts a third
+    }
+
+    [Fact]
+    public async Task FolderWritableByOthers_IsNotUsed_AndPrepareSaysWhy()
+    {
+        Directory.CreateDirectory(CacheDir);
+        File.SetUnixFileMode(CacheDir, (UnixFileMode)0b111_111_111);
+
+        await RunAsync("6 * 7", "42");
+        Assert.Empty(Directory.GetFiles(CacheDir));
+
+        var (exitCode, _, stderr) = await CliProcess.RunToEndAsync("prepare", "--cache-dir", CacheDir);
+        Assert.Equal(4, exitCode);
+        Assert.Contains("writable by other users", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Prepare_FillsTheFolder_AndARunUsesItReadOnly()
+    {
+        var (exitCode, stdout, stderr) = await CliProcess.RunToEndAsync("prepare", "--cache-dir", CacheDir);
+        Assert.True(exitCode == 0, stderr);
+        Assert.Contains(ImageFile(), stdout, StringComparison.Ordinal);
+
+        // As a container image would ship it: nothing may be written there any more.
+        File.SetUnixFileMode(CacheDir, UnixFileMode.UserRead | UnixFileMode.UserExecute);
+        try
+        {
+            await RunAsync("len('prepared')", "8");
+        }
+        finally
+        {
+            File.SetUnixFileMode(CacheDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+    }
+
+    [Fact]
+    public async Task NoCache_WritesNothing()
+    {
+        var (exitCode, stdout, _) = await CliProcess.RunToEndAsync("run", "--no-cache", "4 + 5");
+
+        Assert.Equal(0, exitCode);
+        Assert.Equal("9", stdout.Trim());
+        Assert.False(Directory.Exists(CacheDir));
+    }
+
+    [Fact]
+    public async Task PrepareInAProcessThatUsesAnotherFolder_SaysSo()
+    {
+        // This test process's sandboxes keep their start-up state in the default folder (or none).
+        await using var sandbox = await PythonSandbox.CreateAsync(TestOptions.Default);
+
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(
+            () => PythonSandbox.PrepareStartupCacheAsync(TestOptions.Default with { StartupCachePath = CacheDir }));
+        Assert.Contains(CacheDir, e.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<ArgumentException>(() => PythonSandbox.PrepareStartupCacheAsync(TestOptions.Default with { StartupCachePath = null }));
+    }
+
+    private string ImageFile() => Assert.Single(Directory.GetFiles(CacheDir, "memory-image-*.bin"));
+
+    private async Task RunAsync(string code, string expected)
+    {
+        var (exitCode, stdout, stderr) = await CliProcess.RunToEndAsync("run", "--cache-dir", CacheDir, code);
+
+        Assert.True(exitCode == 0, $"exit {exitCode}: {stderr}");
+        Assert.Equal(expected, stdout.Trim());
+    }
+}

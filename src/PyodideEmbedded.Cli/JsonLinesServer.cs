@@ -17,6 +17,10 @@ internal sealed class JsonLinesServer(Func<CancellationToken, Task<PythonSandbox
     /// reply, in order; nothing that one line holds or causes ends the loop.
     /// </summary>
     /// <param name="sandbox">The sandbox to start with (the server owns and disposes it), or null to start one on the first request.</param>
+    /// <param name="input">Request lines, UTF-8 JSON, one object per line.</param>
+    /// <param name="output">Where the replies go, one JSON object per line; nothing else writes to it.</param>
+    /// <param name="maxLineBytes">A longer request line is refused with an <see cref="InvalidRequest"/> reply, unparsed.</param>
+    /// <param name="cancellationToken">Ends the serving: the run in progress is stopped and the sandbox disposed.</param>
     public async Task RunAsync(PythonSandbox? sandbox, Stream input, Stream output, int maxLineBytes, CancellationToken cancellationToken)
     {
         var lines = new BoundedLineReader(input, maxLineBytes);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 using Microsoft.ClearScript;
 using Microsoft.ClearScript.JavaScript;

@@ -50,13 +50,17 @@ internal sealed class RunSupervisor(PyodideEngine engine, EngineThread thread, T
             Volatile.Write(ref _abandonedRun, execution);
             Fault("a run did not stop when terminated");
         }
-        else if (execution.IsFaulted)
-        {
-            failure = execution.Exception!.InnerException;
-        }
         else
         {
-            value = execution.Result;
+            // Completed, so this await does not wait: it hands back the value, or rethrows what the work threw.
+            try
+            {
+                value = await execution.ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
         }
 
         control.Dispose(); // from here on no interrupt can reach the engine

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 
 namespace PyodideEmbedded.Internal;
 
@@ -51,7 +52,7 @@ internal sealed class SessionTable<TSession>
 
     /// <summary>Removes the id's entry if it holds this session (not one opened since under the same id).</summary>
     public bool Remove(string id, TSession session) =>
-        _entries.TryGetValue(id, out var entry) && entry.IsCompletedSuccessfully && entry.Result == session
+        _entries.TryGetValue(id, out var entry) && TryGetStarted(entry, out var started) && started == session
         && _entries.TryRemove(new KeyValuePair<string, Task<TSession>>(id, entry));
 
     /// <summary>The started sessions, with their ids (a snapshot; sessions still starting are left out).</summary>
@@ -59,9 +60,9 @@ internal sealed class SessionTable<TSession>
     {
         foreach (var (id, entry) in _entries)
         {
-            if (entry.IsCompletedSuccessfully)
+            if (TryGetStarted(entry, out var session))
             {
-                yield return (id, entry.Result);
+                yield return (id, session);
             }
         }
     }
@@ -80,6 +81,15 @@ internal sealed class SessionTable<TSession>
         }
 
         return entries;
+    }
+
+    /// <summary>The entry's session if its start has succeeded; false while starting or after a failed start.</summary>
+    private static bool TryGetStarted(Task<TSession> entry, [NotNullWhen(true)] out TSession? session)
+    {
+#pragma warning disable RS0030 // Task.Result is banned for blocking; a task that completed successfully cannot block
+        session = entry.IsCompletedSuccessfully ? entry.Result : null;
+#pragma warning restore RS0030
+        return session is not null;
     }
 
     private async Task StartAsync(string id, TaskCompletionSource<TSession> starting, Func<Task<TSession>> start)

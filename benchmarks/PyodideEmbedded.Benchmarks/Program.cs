@@ -7,6 +7,9 @@ using PyodideEmbedded.Benchmarks;
 //   dotnet run -c Release --project benchmarks/PyodideEmbedded.Benchmarks -- --quick --filter '*'   short run
 //   ... -- --memory        RSS and PSS per sandbox and per peer process (not a BenchmarkDotNet run)
 //   ... -- --probe-cold    the first sandbox in a fresh process (not a steady state, so not BenchmarkDotNet)
+//   ... -- --probe-one-shot [runs] [--single-file PATH]
+//                          a fresh process answers 4 + 5: the CLI (cache kept, first run, no cache), Deno, Node, python3
+//                          (OneShotProbe), then --probe-cold in fresh processes
 //   ... -- --probe-soak [requests] [--seed N] [--sample-every N] [--row-every N] [--cli PATH]
 //                          memory of one `pyodide-sandbox serve` process under a long mixed load (SoakProbe)
 if (args.Contains("--memory"))
@@ -18,6 +21,12 @@ if (args.Contains("--memory"))
 if (args.Contains("--probe-cold"))
 {
     await ColdProbe.RunAsync(Console.Out);
+    return 0;
+}
+
+if (args.Contains("--probe-one-shot"))
+{
+    await OneShotProbe.RunAsync(args, Console.Out);
     return 0;
 }
 

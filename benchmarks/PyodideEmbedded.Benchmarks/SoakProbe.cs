@@ -397,7 +397,7 @@ internal static class SoakProbe
     }
 
     /// <summary>The CLI built in this repository: src/PyodideEmbedded.Cli/bin/{Release,Debug}/net10.0/pyodide-sandbox.dll.</summary>
-    private static string FindCli()
+    internal static string FindCli()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {

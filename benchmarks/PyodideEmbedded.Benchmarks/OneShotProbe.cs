@@ -97,10 +97,11 @@ internal static class OneShotProbe
 
             // The library: ColdProbe in its own fresh process, with the cache in place.
             output.WriteLine();
-            var self = Environment.ProcessPath ?? throw new InvalidOperationException("No process path.");
+            var selfDll = typeof(OneShotProbe).Assembly.Location;
+            string[] self = File.Exists(Path.ChangeExtension(selfDll, null)) ? [Path.ChangeExtension(selfDll, null)] : ["dotnet", selfDll];
             for (var i = 0; i < Math.Min(runs, 5); i++)
             {
-                var (_, stdout) = await RunToEndAsync([self, "--probe-cold"], null, null,
+                var (_, stdout) = await RunToEndAsync([.. self, "--probe-cold"], null, null,
                     [("PYODIDE_BENCH_CACHE", cacheDir)]);
                 output.WriteLine($"library process {i + 1}: {string.Join("; ", stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))}");
             }

@@ -67,7 +67,8 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         var creating = PyodideEngine.CreateAsync(thread, options);
         try
         {
-            var assets = await Task.Run(() => AssetStore.Load(options.ResolvedAssetsPath), cancellationToken).ConfigureAwait(false);
+            var assets = AssetStore.TryGetLoaded(options.ResolvedAssetsPath)
+                ?? await Task.Run(() => AssetStore.Load(options.ResolvedAssetsPath), cancellationToken).ConfigureAwait(false);
             var wheels = options.Packages.Count == 0 ? []
                 : await Task.Run(() => PackageInstaller.GetWheels(options, options.Packages, nameof(options.Packages)), cancellationToken).ConfigureAwait(false);
             var engine = await PyodideEngine.StartAsync(creating, assets, options, thread, cancellationToken).ConfigureAwait(false);

@@ -33,6 +33,12 @@ internal sealed class AssetStore
     /// <summary>Loads and verifies a folder once per process; a failed load is retried on the next call.</summary>
     public static AssetStore Load(string folder) => s_byFolder.Get(folder);
 
+    /// <summary>
+    /// The folder's store if this process loaded it already, else null: later sandboxes take it at once
+    /// instead of queueing on the thread pool, which V8's background compile jobs may be keeping busy.
+    /// </summary>
+    public static AssetStore? TryGetLoaded(string folder) => s_byFolder.TryGetLoaded(folder);
+
     /// <summary>Returns the bytes of a manifest file, or null for any name the manifest does not list.</summary>
     public byte[]? TryGet(string name) => _files.GetValueOrDefault(name);
 

@@ -184,6 +184,8 @@ internal sealed partial class PyodideEngine : IDisposable
             // The bridges are internal types; let script see their [ScriptMember]s (and nothing else:
             // they are [NoDefaultScriptAccess]).
             AccessContext = typeof(PyodideEngine),
+            // Script's few calls to the bridges are bound by reflection: the C# runtime binder's first
+            // use cost ~95 ms of a process's first start, reflection ~45 ms (measured).
             DisableDynamicBinding = true,
             MaxRuntimeHeapSize = checked((UIntPtr)(ulong)options.JsHeapLimitBytes),
             RuntimeHeapSizeSampleInterval = TimeSpan.FromMilliseconds(10),

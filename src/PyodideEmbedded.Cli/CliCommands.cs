@@ -37,7 +37,8 @@ internal sealed class CliCommands
         _data.AddTo(run);
         run.SetAction(RunAsync);
 
-        Root = new RootCommand("Run untrusted Python in an in-process Pyodide sandbox with time and memory limits.") { serve, run };
+        var mcp = new Mcp.McpCommand(this, _limits).Command;
+        Root = new RootCommand("Run untrusted Python in an in-process Pyodide sandbox with time and memory limits.") { serve, run, mcp };
     }
 
     public RootCommand Root { get; }

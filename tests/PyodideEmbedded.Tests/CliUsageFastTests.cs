@@ -58,7 +58,7 @@ public sealed class CliUsageFastTests : IDisposable
 
     [Theory]
     [InlineData("", "No command given: use 'pyodide-sandbox run CODE', 'pyodide-sandbox serve' or 'pyodide-sandbox mcp'.")]
-    [InlineData("rn 1", "Unknown command 'rn'; the commands are 'serve' or 'run'. Did you mean 'run'?")]
+    [InlineData("rn 1", "Unknown command 'rn'; the commands are 'serve', 'run' or 'mcp'. Did you mean 'run'?")]
     [InlineData("run", "'run' needs its CODE argument: Python code, a .py file, or - to read stdin.")]
     [InlineData("run 1 2", "Unexpected argument '2': 'run' takes the code as one argument; quote it (for example pyodide-sandbox run 'x = 1; x + 1').")]
     [InlineData("serve now", "Unexpected argument 'now': 'serve' takes no arguments.")]

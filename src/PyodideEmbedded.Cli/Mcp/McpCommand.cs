@@ -162,8 +162,9 @@ internal sealed class McpCommand
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = UsageErrors.ProgramName });
         builder.WebHost.UseKestrelCore().UseUrls(urls).ConfigureKestrel(kestrel =>
         {
-            // A request holds the code and globals (JSON-escaped, up to 6 bytes a byte) and data files, plus framing.
-            kestrel.Limits.MaxRequestBodySize = Math.Min(int.MaxValue, ((long)options.Sandbox.MaxCodeBytes * 6) + (options.Sandbox.MaxFileBytes * 6) + 65536);
+            // A request holds the code and globals (JSON-escaped: up to 6 bytes a byte) and text data files (twice their
+            // size covers escaped newlines and quotes, not a file of control characters), plus framing.
+            kestrel.Limits.MaxRequestBodySize = Math.Min(int.MaxValue, ((long)options.Sandbox.MaxCodeBytes * 6) + (options.Sandbox.MaxFileBytes * 2) + 65536);
             kestrel.AddServerHeader = false;
         });
         builder.Services.AddRoutingCore();

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -17,7 +18,10 @@ internal sealed record RunPythonOutput
     public required string Stderr { get; init; }
 
     /// <summary>The last expression's value as JSON, or null.</summary>
+    /// <remarks>The description also keeps its schema an object: a bare <c>true</c> schema is refused by some clients
+    /// (the TypeScript SDK's validation).</remarks>
     [JsonPropertyName("return_value")]
+    [Description("The value of the code's last expression, as JSON; null when it ended in a statement or an error.")]
     public JsonElement? ReturnValue { get; init; }
 
     /// <summary>Whether <see cref="ReturnValue"/> is the value's <c>repr</c> (JSON could not hold it).</summary>

@@ -16,7 +16,10 @@ public sealed class McpStdioTests(McpStdioServer server) : IClassFixture<McpStdi
         var input = run.ProtocolTool.InputSchema;
         Assert.Equal(["python_code"], input.GetProperty("required").EnumerateArray().Select(e => e.GetString()));
         Assert.True(input.GetProperty("properties").TryGetProperty("global_variables", out _));
-        Assert.True(run.ProtocolTool.OutputSchema!.Value.GetProperty("properties").TryGetProperty("state_lost", out _));
+        var output = run.ProtocolTool.OutputSchema!.Value.GetProperty("properties");
+        Assert.True(output.TryGetProperty("state_lost", out _));
+        // An object, not a bare `true` schema: the TypeScript SDK's client refuses the tool list otherwise.
+        Assert.Equal(JsonValueKind.Object, output.GetProperty("return_value").ValueKind);
     }
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]

@@ -26,6 +26,22 @@ public sealed class McpHttpTests(McpHttpServer server) : IClassFixture<McpHttpSe
     }
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task EndedSessions_FreeTheirSandboxes()
+    {
+        // The server allows 3 sessions with a sandbox; 5 in turn each get one at once only if an ended session
+        // (the client's DELETE) frees its sandbox: otherwise the 4th would wait 30 s and be refused.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (var i = 0; i < 5; i++)
+        {
+            await using var client = await server.ConnectAsync();
+            var result = (await client.RunAsync($"'session {i}'")).Structured();
+            Assert.Equal($"session {i}", result.GetProperty("return_value").GetString());
+        }
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(25), $"took {clock.Elapsed}");
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
     public async Task Requests_WithoutTheToken_AreRefused()
     {
         using var http = new HttpClient();

@@ -76,6 +76,29 @@ public sealed class HostingTests
         Assert.Single(provider.GetServices<IHostedService>());
     }
 
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task HealthCheck_SandboxesThatCannotStart_AreUnhealthy()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), "no-pyodide-" + Guid.NewGuid().ToString("N"));
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddPythonSandboxPool(o => o with { MinReady = 1, Sandbox = o.Sandbox with { AssetsPath = missing } });
+        builder.Services.AddHealthChecks().AddPythonSandboxPool();
+        using var host = builder.Build();
+        await host.StartAsync();
+        var health = host.Services.GetRequiredService<HealthCheckService>();
+
+        var report = await health.CheckHealthAsync();
+        for (var i = 0; i < 100 && report.Status == HealthStatus.Degraded; i++)
+        {
+            await Task.Delay(100);
+            report = await health.CheckHealthAsync();
+        }
+
+        Assert.Equal(HealthStatus.Unhealthy, report.Status);
+        Assert.IsType<SandboxAssetException>(report.Entries["python-sandbox"].Exception);
+        await host.StopAsync();
+    }
+
     [Theory(Timeout = TestOptions.TestTimeoutMs)]
     [InlineData("MaxSandboxes", "0", "MaxSandboxes")]
     [InlineData("Sandbox:Timeout", "-00:00:01", "Timeout")]

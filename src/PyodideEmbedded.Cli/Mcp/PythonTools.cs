@@ -19,14 +19,13 @@ internal sealed class PythonTools(McpPythonSessions sessions)
 
     [McpServerTool(Name = "run_python_code", Title = "Run Python code", Destructive = false, Idempotent = false, OpenWorld = false,
         UseStructuredContent = true, OutputSchemaType = typeof(RunPythonOutput))]
-    [Description("""
-        Runs Python 3.14 code in a sandbox (Pyodide: CPython on WebAssembly) and returns what it printed, the value of its
-        last expression, and any error with its traceback. Variables, imports and files persist between calls of the same
-        session until reset_python_session. The standard library is available; there is no network, no access to the
-        host's files, and no binary packages (no numpy or pandas). Top-level await works. Each call has a time limit and
-        the sandbox a memory limit: code that passes one is stopped and the result says which limit ended it. Write files
-        under /out to hand them back (images come back as images); files passed in data_files are under /data.
-        """)]
+    [Description(
+        "Runs Python 3.14 code in a sandbox (Pyodide: CPython on WebAssembly) and returns what it printed, the value of its last "
+        + "expression, and any error with its traceback. Variables, imports and files persist between calls of the same session "
+        + "until reset_python_session. The standard library is available; there is no network, no access to the host's files, and "
+        + "no binary packages (no numpy or pandas). Top-level await works. Each call has a time limit and the sandbox a memory "
+        + "limit: code that passes one is stopped and the result says which limit ended it. Write files under /out to hand them "
+        + "back (images come back as images); files passed in data_files are under /data.")]
     public async Task<CallToolResult> RunPythonCode(
         McpServer server,
         [Description("Python code to run. The value of the last expression is returned, as in a notebook cell.")] string python_code,

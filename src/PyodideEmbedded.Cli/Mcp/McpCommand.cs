@@ -97,6 +97,11 @@ internal sealed class McpCommand
             return (null, null, problem);
         }
 
+        if (!parse.GetValue(_http) && (parse.GetResult(_urls) is { Implicit: false } || parse.GetValue(_authTokenEnv) is not null))
+        {
+            return (null, null, "--urls and --auth-token-env apply to --http only (without it the server speaks over stdio).");
+        }
+
         string? token = null;
         if (parse.GetValue(_authTokenEnv) is { } variable)
         {

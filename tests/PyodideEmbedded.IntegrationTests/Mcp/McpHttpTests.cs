@@ -93,6 +93,19 @@ public sealed class McpHttpTests(McpHttpServer server) : IClassFixture<McpHttpSe
         Assert.Contains("--auth-token-env", stderr, StringComparison.Ordinal);
     }
 
+    [Theory(Timeout = TestOptions.TestTimeoutMs)]
+    [InlineData("--urls", "http://127.0.0.1:3001")]
+    [InlineData("--auth-token-env", "SOME_VARIABLE")]
+    [InlineData("--max-sessions", "0")]
+    public async Task Stdio_WithHttpOnlyFlagsOrOutOfRange_IsAUsageError(string flag, string value)
+    {
+        var (exitCode, stdout, stderr) = await CliProcess.RunToEndAsync("mcp", flag, value);
+
+        Assert.Equal(2, exitCode);
+        Assert.Empty(stdout);
+        Assert.Contains(flag, stderr, StringComparison.Ordinal);
+    }
+
     private static StringContent Initialize() => new(
         """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}""",
         Encoding.UTF8, "application/json");

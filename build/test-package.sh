@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Packs PyodideEmbedded and PyodideEmbedded.Cli, then uses them as a user would, outside the repo:
+# Packs PyodideEmbedded, PyodideEmbedded.Extensions and PyodideEmbedded.Cli, then uses them as a user would, outside the repo:
 #   1. a new console app references the PyodideEmbedded package; `dotnet run` and its `dotnet publish`
 #      output both print 9, with pyodide-dist/ beside them, every file matching the manifest;
 #   2. the CLI published as one self-contained file, copied alone to an empty folder, prints 9;
-#   3. the CLI installed as a .NET tool (`dotnet tool install --tool-path`) prints 9.
+#   3. the CLI installed as a .NET tool (`dotnet tool install --tool-path`) prints 9;
+#   4. a new console app references PyodideEmbedded.Extensions and Microsoft.Extensions.AI and runs the agent sample
+#      (samples/AgentSample: a scripted chat client calls the run_python_code tool), which prints the tool's result.
 # Everything is built under a temp folder (--artifacts-path), never in the repo's bin/ or obj/. The packages get
 # a unique pre-release version, so no copy in the NuGet cache can stand in for the fresh one; those versions are
 # removed from the cache at the end. Needs only the .NET SDK and the machine's NuGet sources; no stdin.
@@ -15,8 +17,8 @@ cache=$(dotnet nuget locals global-packages --list | sed -n 's/^global-packages:
 version=""
 cleanup() {
   if [ -n "$version" ] && [ -n "$cache" ]; then
-    rm -rf "$cache/pyodideembedded/$version" "$cache/pyodideembedded.cli/$version"
-    rmdir "$cache/pyodideembedded" "$cache/pyodideembedded.cli" 2>/dev/null || true
+    rm -rf "$cache/pyodideembedded/$version" "$cache/pyodideembedded.cli/$version" "$cache/pyodideembedded.extensions/$version"
+    rmdir "$cache/pyodideembedded" "$cache/pyodideembedded.cli" "$cache/pyodideembedded.extensions" 2>/dev/null || true
   fi
   rm -rf "$work"
 }
@@ -47,8 +49,9 @@ feed="$work/feed"
 artifacts="$work/artifacts"
 cd "$root"
 
-step "pack PyodideEmbedded and PyodideEmbedded.Cli (version suffix $suffix)"
+step "pack PyodideEmbedded, PyodideEmbedded.Extensions and PyodideEmbedded.Cli (version suffix $suffix)"
 quiet dotnet pack src/PyodideEmbedded -c Release --artifacts-path "$artifacts" -o "$feed" -p:VersionSuffix="$suffix"
+quiet dotnet pack src/PyodideEmbedded.Extensions -c Release --artifacts-path "$artifacts" -o "$feed" -p:VersionSuffix="$suffix"
 quiet dotnet pack src/PyodideEmbedded.Cli -c Release --artifacts-path "$artifacts" -o "$feed" -p:VersionSuffix="$suffix"
 lib=$(cd "$feed" && ls PyodideEmbedded.[0-9]*.nupkg)
 version=${lib#PyodideEmbedded.}
@@ -62,9 +65,10 @@ for f in build/PyodideEmbedded.targets buildTransitive/PyodideEmbedded.targets l
          PACKAGE.md LICENSE THIRD-PARTY-NOTICES.txt; do
   grep -qx "$f" <<<"$listing" || fail "$lib lacks $f"
 done
-# The decided dependency set, whatever OS packed it: the V8 wrapper and the linux-x64 engine (why: src/PyodideEmbedded/PyodideEmbedded.csproj).
+# The decided dependency set, whatever OS packed it: the V8 wrapper and the linux-x64 engine (why: src/PyodideEmbedded/PyodideEmbedded.csproj),
+# and the logging abstractions (ILogger events; metrics and traces are in the BCL).
 deps=$(unzip -p "$feed/$lib" PyodideEmbedded.nuspec | grep -o 'dependency id="[^"]*"' | sort | tr '\n' ' ')
-[ "$deps" = 'dependency id="Microsoft.ClearScript.V8" dependency id="Microsoft.ClearScript.V8.Native.linux-x64" ' ] \
+[ "$deps" = 'dependency id="Microsoft.ClearScript.V8" dependency id="Microsoft.ClearScript.V8.Native.linux-x64" dependency id="Microsoft.Extensions.Logging.Abstractions" ' ] \
   || fail "unexpected package dependencies: $deps"
 echo "   $lib holds pyodide-dist/ (manifest and its files), the build targets, the readme and the notices"
 took
@@ -132,5 +136,21 @@ quiet dotnet tool install --tool-path "$work/tool" --add-source "$feed" PyodideE
 expect_9 "the pyodide-sandbox tool" "$(cd / && "$work/tool/pyodide-sandbox" run "4 + 5" </dev/null)"
 took
 
+step "a new console app runs the agent sample from PyodideEmbedded.Extensions $version"
+agent="$work/agent"
+quiet dotnet new console -o "$agent" -n AgentConsumer --no-restore
+cp "$app/nuget.config" "$agent/"
+cp "$root/samples/AgentSample/Program.cs" "$agent/Program.cs"
+cd "$agent"
+quiet dotnet add package PyodideEmbedded.Extensions --version "$version"
+quiet dotnet add package Microsoft.Extensions.AI --version "$(sed -n 's/.*Include="Microsoft.Extensions.AI" Version="\([^"]*\)".*/\1/p' "$root/Directory.Packages.props")"
+quiet dotnet build -c Release -warnaserror -p:NuGetAudit=false
+check_assets "$agent/bin/Release/net10.0"
+said=$(dotnet run -c Release --no-build </dev/null)
+expected='The tool answered: {"status":"success","stdout":"squares summed\n","return_value":385}'
+[ "$said" = "$expected" ] || fail "the agent sample printed '$said', expected '$expected'"
+echo "   the agent sample printed the tool's result"
+took
+
 echo
-echo "package checks: all passed (library package: run and publish; single-file CLI; CLI tool)"
+echo "package checks: all passed (library package: run and publish; single-file CLI; CLI tool; agent sample from the Extensions package)"

@@ -41,7 +41,8 @@ internal sealed class CliCommands
         _limits.AddStartupTo(prepare);
         prepare.SetAction(PrepareAsync);
 
-        Root = new RootCommand("Run untrusted Python in an in-process Pyodide sandbox with time and memory limits.") { serve, run, prepare };
+        var mcp = new Mcp.McpCommand(this, _limits).Command;
+        Root = new RootCommand("Run untrusted Python in an in-process Pyodide sandbox with time and memory limits.") { serve, run, mcp, prepare };
     }
 
     public RootCommand Root { get; }

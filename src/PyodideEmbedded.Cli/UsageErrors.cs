@@ -48,7 +48,7 @@ internal static partial class UsageErrors
         {
             return parse.UnmatchedTokens.Count > 0
                 ? UnknownCommand(command, parse.UnmatchedTokens[0])
-                : $"No command given: use '{ProgramName} run CODE' or '{ProgramName} serve'.";
+                : $"No command given: use '{ProgramName} run CODE', '{ProgramName} serve' or '{ProgramName} mcp'.";
         }
 
         if (parse.UnmatchedTokens.Count > 0)

@@ -24,6 +24,7 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
     private readonly SandboxOptions _options;
     private readonly RunSupervisor _supervisor;
     private readonly PackageInstaller _packages;
+    private readonly SandboxTelemetry _telemetry;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly TaskCompletionSource _firstCallEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _disposed;
@@ -34,9 +35,10 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
     /// <summary>Completes when the first run (or install) ends, or at disposal: a pool refills after it.</summary>
     internal Task FirstCallEnded => _firstCallEnded.Task;
 
-    private PythonSandbox(SandboxOptions options, PyodideEngine engine, EngineThread thread)
+    private PythonSandbox(SandboxOptions options, PyodideEngine engine, EngineThread thread, SandboxTelemetry telemetry)
     {
         _options = options;
+        _telemetry = telemetry;
         _supervisor = new RunSupervisor(engine, thread, options.InterruptGracePeriod);
         _packages = new PackageInstaller(_supervisor, options);
     }
@@ -63,6 +65,23 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         options ??= new SandboxOptions();
         options.Validate();
         cancellationToken.ThrowIfCancellationRequested();
+        var telemetry = SandboxTelemetry.For(options);
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var sandbox = await StartAsync(options, telemetry, cancellationToken).ConfigureAwait(false);
+            telemetry.SandboxStarted(Stopwatch.GetElapsedTime(started));
+            return sandbox;
+        }
+        catch (Exception e)
+        {
+            telemetry.SandboxStartFailed(Stopwatch.GetElapsedTime(started), e);
+            throw;
+        }
+    }
+
+    private static async Task<PythonSandbox> StartAsync(SandboxOptions options, SandboxTelemetry telemetry, CancellationToken cancellationToken)
+    {
         var thread = new EngineThread("PyodideEmbedded sandbox");
         var creating = PyodideEngine.CreateAsync(thread, options);
         try
@@ -72,7 +91,7 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
             var wheels = options.Packages.Count == 0 ? []
                 : await Task.Run(() => PackageInstaller.GetWheels(options, options.Packages, nameof(options.Packages)), cancellationToken).ConfigureAwait(false);
             var engine = await PyodideEngine.StartAsync(creating, assets, options, thread, cancellationToken).ConfigureAwait(false);
-            var sandbox = new PythonSandbox(options, engine, thread);
+            var sandbox = new PythonSandbox(options, engine, thread, telemetry);
             try
             {
                 await sandbox.InstallAtStartAsync(wheels, cancellationToken).ConfigureAwait(false);
@@ -167,12 +186,29 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
     {
         ArgumentNullException.ThrowIfNull(code);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        return await RunAsync(PreparedRun.Create(code, inputs, _options), cancellationToken).ConfigureAwait(false);
+        var run = PreparedRun.Create(code, inputs, _options);
+        using var activity = SandboxTelemetry.StartRun("sandbox");
+        try
+        {
+            var result = await RunAsync(run, Stopwatch.GetTimestamp(), cancellationToken).ConfigureAwait(false);
+            _telemetry.RunEnded(result, activity);
+            return result;
+        }
+        catch (Exception e)
+        {
+            _telemetry.RunFailed(e, activity);
+            throw;
+        }
     }
 
-    /// <summary>Runs code whose inputs were already checked against this sandbox's options (a pool checks them first).</summary>
-    internal async Task<SandboxResult> RunAsync(PreparedRun run, CancellationToken cancellationToken) =>
-        run.Refused ?? await ExclusiveAsync(() => RunExclusiveAsync(run.Code, run.Inputs, run.Timeout, cancellationToken), cancellationToken).ConfigureAwait(false);
+    /// <summary>Runs code whose inputs were already checked against this sandbox's options (a pool checks them first).
+    /// The caller records the run's telemetry.</summary>
+    /// <param name="run">The checked code and inputs.</param>
+    /// <param name="waitStarted">When the caller began to wait for a sandbox (<see cref="Stopwatch.GetTimestamp"/>):
+    /// the result's <see cref="SandboxResult.SandboxWait"/> runs from there to the start of the run.</param>
+    /// <param name="cancellationToken">Stops the run.</param>
+    internal async Task<SandboxResult> RunAsync(PreparedRun run, long waitStarted, CancellationToken cancellationToken) =>
+        run.Refused ?? await ExclusiveAsync(() => RunExclusiveAsync(run.Code, run.Inputs, run.Timeout, Stopwatch.GetElapsedTime(waitStarted), cancellationToken), cancellationToken).ConfigureAwait(false);
 
     /// <summary>Runs work as the sandbox's only call in progress; refuses once it is disposed or faulted.</summary>
     private async Task<T> ExclusiveAsync<T>(Func<Task<T>> work, CancellationToken cancellationToken)
@@ -195,7 +231,7 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         }
     }
 
-    private async Task<SandboxResult> RunExclusiveAsync(string code, PreparedInputs? inputs, TimeSpan timeout, CancellationToken cancellationToken)
+    private async Task<SandboxResult> RunExclusiveAsync(string code, PreparedInputs? inputs, TimeSpan timeout, TimeSpan waited, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var call = await _supervisor.CallAsync(stop => RunOnEngine(code, inputs, stop), timeout, cancellationToken).ConfigureAwait(false);
@@ -209,9 +245,19 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         var result = call.Value.Refused is { } refused && call.Failure is null
             ? refused with { Elapsed = clock.Elapsed }
             : OutcomeInterpreter.Interpret(call.Value.Envelope, call.Failure, call.Control, timeout, clock.Elapsed, _supervisor, _options);
-        return inputs is { ReadFiles.Count: > 0 }
-            ? await SandboxFiles.ReadBackAsync(_supervisor, _options, result, inputs.ReadFiles, timeout, clock, cancellationToken).ConfigureAwait(false)
-            : result;
+        result = result with { SandboxWait = waited };
+        if (inputs is { ReadFiles.Count: > 0 })
+        {
+            result = await SandboxFiles.ReadBackAsync(_supervisor, _options, result, inputs.ReadFiles, timeout, clock, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (_supervisor.IsFaulted)
+        {
+            // The gate admitted this run only while the sandbox was usable: this run faulted it.
+            _telemetry.SandboxFaulted(result.Limit, _supervisor.FaultReason);
+        }
+
+        return result;
     }
 
     private readonly record struct RunOutcome(string? Envelope, SandboxResult? Refused);

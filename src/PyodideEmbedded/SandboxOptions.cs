@@ -1,3 +1,6 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging;
+
 namespace PyodideEmbedded;
 
 /// <summary>Limits and asset location for one <see cref="PythonSandbox"/>. Immutable; safe to share.</summary>
@@ -99,6 +102,23 @@ public sealed record SandboxOptions
     /// write the folder gains. The first sandbox of a process decides which folder the process uses.</para>
     /// </remarks>
     public string? StartupCachePath { get; init; } = Internal.CacheFolder.DefaultPath;
+
+    /// <summary>Where sandboxes (and a <see cref="SandboxPool"/> made with these options) log, under the category
+    /// <c>PyodideEmbedded</c>.</summary>
+    /// <value>Default <see langword="null"/>: no logging.</value>
+    /// <remarks>Events have stable ids: sandbox started (with its time), start and asset verification failures, a run
+    /// ended by a limit, a sandbox faulted, discarded or replaced, the pool full and a call waiting. None carries the
+    /// code, its output, its values or session ids above <see cref="LogLevel.Debug"/>, and none carries code or output
+    /// at any level: they can hold secrets.</remarks>
+    public ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>Creates the <c>PyodideEmbedded</c> meter that sandboxes and pools made with these options report to.</summary>
+    /// <value>Default <see langword="null"/>: one process-wide meter named <c>PyodideEmbedded</c>.</value>
+    /// <remarks>Instruments: <c>pyodide.runs</c>, <c>pyodide.run.duration</c>, <c>pyodide.run.limits</c>,
+    /// <c>pyodide.sandbox.starts</c>, <c>pyodide.sandbox.start.duration</c>, <c>pyodide.pool.ready</c>,
+    /// <c>pyodide.pool.live</c>, <c>pyodide.pool.wait.duration</c> (see the README). With dependency injection, pass the
+    /// host's <see cref="IMeterFactory"/>.</remarks>
+    public IMeterFactory? MeterFactory { get; init; }
 
     internal string ResolvedAssetsPath => AssetsPath ?? Path.Combine(AppContext.BaseDirectory, "pyodide-dist");
 

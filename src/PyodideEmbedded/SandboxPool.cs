@@ -35,6 +35,7 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
     private static readonly TimeSpan MaxRefillDeferral = TimeSpan.FromMilliseconds(250);
 
     private readonly SandboxPoolOptions _options;
+    private readonly SandboxTelemetry _telemetry;
     private readonly Channel<PythonSandbox> _ready = Channel.CreateUnbounded<PythonSandbox>();
     // One item per free place. A sandbox starts only after taking one, and gives it back when disposed: the free
     // places and the live sandboxes (ready, starting, in a session, running or taken out) make MaxSandboxes.
@@ -61,6 +62,7 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
         options ??= new SandboxPoolOptions();
         options.Validate();
         _options = options;
+        _telemetry = SandboxTelemetry.For(options.Sandbox);
         _freeSlots = Channel.CreateBounded<bool>(options.MaxSandboxes);
         for (var i = 0; i < options.MaxSandboxes; i++)
         {
@@ -129,15 +131,27 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
         ArgumentNullException.ThrowIfNull(code);
         using var call = BeginCall();
         var run = PreparedRun.Create(code, inputs, _options.Sandbox);
-        if (run.Refused is { } refused)
+        using var activity = SandboxTelemetry.StartRun("fresh");
+        try
         {
-            return refused;
+            var result = run.Refused ?? await RunFreshAsync(run, cancellationToken).ConfigureAwait(false);
+            _telemetry.RunEnded(result, activity);
+            return result;
         }
+        catch (Exception e)
+        {
+            _telemetry.RunFailed(e, activity);
+            throw;
+        }
+    }
 
+    private async Task<SandboxResult> RunFreshAsync(PreparedRun run, CancellationToken cancellationToken)
+    {
+        var waitStarted = Stopwatch.GetTimestamp();
         var sandbox = await AcquireAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return await sandbox.RunAsync(run, cancellationToken).ConfigureAwait(false);
+            return await sandbox.RunAsync(run, waitStarted, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -184,11 +198,23 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
         ArgumentNullException.ThrowIfNull(code);
         using var call = BeginCall();
         var run = PreparedRun.Create(code, inputs, _options.Sandbox);
-        if (run.Refused is { } refused)
+        using var activity = SandboxTelemetry.StartRun("session");
+        try
         {
-            return refused;
+            var result = run.Refused ?? await RunInSessionAsync(sessionId, run, cancellationToken).ConfigureAwait(false);
+            _telemetry.RunEnded(result, activity);
+            return result;
         }
+        catch (Exception e)
+        {
+            _telemetry.RunFailed(e, activity);
+            throw;
+        }
+    }
 
+    private async Task<SandboxResult> RunInSessionAsync(string sessionId, PreparedRun run, CancellationToken cancellationToken)
+    {
+        var waitStarted = Stopwatch.GetTimestamp();
         while (true)
         {
             var session = await _sessions.GetOrStartAsync(sessionId, _startSession, cancellationToken).ConfigureAwait(false);
@@ -202,7 +228,7 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
             try
             {
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, session.StopCalls);
-                return await session.Sandbox.RunAsync(run, stop.Token).ConfigureAwait(false);
+                return await session.Sandbox.RunAsync(run, waitStarted, stop.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested)
             {
@@ -221,6 +247,7 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
                 if (session.Sandbox.IsFaulted && await session.TryEndAsync(SessionEnd.Lost).ConfigureAwait(false))
                 {
                     _sessions.Remove(sessionId, session);
+                    SandboxLog.PoolSessionSandboxReplaced(_telemetry.Logger);
                 }
 
                 await session.ExitAsync().ConfigureAwait(false);
@@ -300,20 +327,24 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
 
     private async Task<PythonSandbox> AcquireAsync(CancellationToken cancellationToken)
     {
+        var started = Stopwatch.GetTimestamp();
+        var waitedForPlace = false;
         while (true)
         {
             ThrowIfDisposed();
             cancellationToken.ThrowIfCancellationRequested();
             if (_ready.Reader.TryRead(out var sandbox))
             {
+                _telemetry.Metrics.PoolReady.Add(-1);
                 // Starting a sandbox takes a core for ~0.5 s; started now, it would slow the first
                 // run of the one just taken, which is what the caller is waiting for.
                 RequestFill(afterTake: sandbox.FirstCallEnded);
                 if (!sandbox.IsFaulted)
                 {
-                    return sandbox;
+                    return Acquired(sandbox, started, waitedForPlace);
                 }
 
+                SandboxLog.PoolDiscardedFaultedSandbox(_telemetry.Logger);
                 await sandbox.DisposeAsync().ConfigureAwait(false);
                 continue;
             }
@@ -322,7 +353,7 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
             {
                 try
                 {
-                    return await StartSandboxAsync(cancellationToken).ConfigureAwait(false);
+                    return Acquired(await StartSandboxAsync(cancellationToken).ConfigureAwait(false), started, waitedForPlace);
                 }
                 finally
                 {
@@ -330,8 +361,26 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
                 }
             }
 
+            if (!waitedForPlace)
+            {
+                waitedForPlace = true;
+                SandboxLog.PoolExhausted(_telemetry.Logger, _options.MaxSandboxes);
+            }
+
             await WaitForReadyOrFreeAsync(cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    private PythonSandbox Acquired(PythonSandbox sandbox, long started, bool waitedForPlace)
+    {
+        var waited = Stopwatch.GetElapsedTime(started);
+        _telemetry.Metrics.PoolWait.Record(waited.TotalSeconds);
+        if (waitedForPlace)
+        {
+            SandboxLog.PoolWaitEnded(_telemetry.Logger, waited.TotalMilliseconds);
+        }
+
+        return sandbox;
     }
 
     // Returns when a sandbox is ready or a place is free (or the wait is cancelled, or the pool disposed), taking
@@ -351,7 +400,8 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
         try
         {
             var sandbox = await PythonSandbox.CreateAsync(_options.Sandbox, cancellationToken).ConfigureAwait(false);
-            sandbox.Released = ReleaseSlot;
+            _telemetry.Metrics.PoolLive.Add(1);
+            sandbox.Released = ReleaseSandbox;
             return sandbox;
         }
         catch
@@ -359,6 +409,12 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
             ReleaseSlot();
             throw;
         }
+    }
+
+    private void ReleaseSandbox()
+    {
+        _telemetry.Metrics.PoolLive.Add(-1);
+        ReleaseSlot();
     }
 
     private void ReleaseSlot()
@@ -414,7 +470,11 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
                         }
 
                         var sandbox = await StartSandboxAsync(_disposing.Token).ConfigureAwait(false);
-                        if (!_ready.Writer.TryWrite(sandbox))
+                        if (_ready.Writer.TryWrite(sandbox))
+                        {
+                            _telemetry.Metrics.PoolReady.Add(1);
+                        }
+                        else
                         {
                             await sandbox.DisposeAsync().ConfigureAwait(false); // the pool was disposed during the start
                         }
@@ -438,6 +498,11 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
                 AnswerWarmUps(warmUps, failure);
                 var wait = failures == 0 ? sweepInterval
                     : TimeSpan.FromMilliseconds(Math.Min(MaxRetryDelay.TotalMilliseconds, 250 * Math.Pow(2, failures)));
+                if (failure is not null)
+                {
+                    SandboxLog.PoolStartFailed(_telemetry.Logger, failures, wait.TotalMilliseconds, failure);
+                }
+
                 if (!await WaitForRequestAsync(wait).ConfigureAwait(false))
                 {
                     return;
@@ -574,6 +639,7 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
         _disposing.Cancel(); // wakes callers waiting for a sandbox (they see the pool disposed) and stops the filler
         while (_ready.Reader.TryRead(out var sandbox))
         {
+            _telemetry.Metrics.PoolReady.Add(-1);
             sandbox.Dispose(); // no run is in a ready sandbox: nothing to stop or wait for
         }
 

@@ -64,6 +64,10 @@ public sealed record SandboxResult
     /// <summary>Wall-clock time of the run, measured by the host.</summary>
     public TimeSpan Elapsed { get; init; }
 
+    /// <summary>How long the call waited before the run began: for a sandbox from a <see cref="SandboxPool"/> (ready,
+    /// started for the call, or freed by another), for a session's or a sandbox's turn. Not part of <see cref="Elapsed"/>.</summary>
+    public TimeSpan SandboxWait { get; init; }
+
     /// <summary>Whether the run completed without an exception.</summary>
     public bool Succeeded => Error is null;
 

@@ -57,8 +57,8 @@ public sealed class CliUsageFastTests : IDisposable
     }
 
     [Theory]
-    [InlineData("", "No command given: use 'pyodide-sandbox run CODE' or 'pyodide-sandbox serve'.")]
-    [InlineData("rn 1", "Unknown command 'rn'; the commands are 'serve', 'run' or 'prepare'. Did you mean 'run'?")]
+    [InlineData("", "No command given: use 'pyodide-sandbox run CODE', 'pyodide-sandbox serve' or 'pyodide-sandbox mcp'.")]
+    [InlineData("rn 1", "Unknown command 'rn'; the commands are 'serve', 'run', 'mcp' or 'prepare'. Did you mean 'run'?")]
     [InlineData("run", "'run' needs its CODE argument: Python code, a .py file, or - to read stdin.")]
     [InlineData("run 1 2", "Unexpected argument '2': 'run' takes the code as one argument; quote it (for example pyodide-sandbox run 'x = 1; x + 1').")]
     [InlineData("serve now", "Unexpected argument 'now': 'serve' takes no arguments.")]

@@ -18,7 +18,7 @@ internal sealed class McpPythonSessions(SandboxPool pool, TimeSpan maxWaitForSan
     /// <summary>The pool session of the one MCP session of a stdio server.</summary>
     public const string StdioSession = "stdio";
 
-    /// <summary>Most files one call hands back; the rest are listed with an error.</summary>
+    /// <summary>Most files one call hands back (the first by name); the others come back with the next calls.</summary>
     public const int MaxFilesPerCall = 20;
 
     // Lists regular files under /out (links are not followed) with size and mtime. A comprehension: no name of its
@@ -28,8 +28,6 @@ internal sealed class McpPythonSessions(SandboxPool pool, TimeSpan maxWaitForSan
         + "for s in [__import__('os').lstat(p)] if __import__('stat').S_ISREG(s.st_mode)][:200]";
 
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, (long Size, long Modified)>> _seen = new(StringComparer.Ordinal);
-
-    public SandboxPool Pool => pool;
 
     /// <summary>Runs code in the session's sandbox, then reads back what it wrote under <c>/out</c>.</summary>
     /// <exception cref="ArgumentException">A global or a data file is not allowed (the message says which).</exception>

@@ -91,6 +91,7 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
             var wheels = options.Packages.Count == 0 ? []
                 : await Task.Run(() => PackageInstaller.GetWheels(options, options.Packages, nameof(options.Packages)), cancellationToken).ConfigureAwait(false);
             var engine = await PyodideEngine.StartAsync(creating, assets, options, thread, cancellationToken).ConfigureAwait(false);
+            telemetry.StartupImage(StartupCache.For(assets));
             var sandbox = new PythonSandbox(options, engine, thread, telemetry);
             try
             {

@@ -106,7 +106,8 @@ public sealed record SandboxOptions
     /// <summary>Where sandboxes (and a <see cref="SandboxPool"/> made with these options) log, under the category
     /// <c>PyodideEmbedded</c>.</summary>
     /// <value>Default <see langword="null"/>: no logging.</value>
-    /// <remarks>Events have stable ids: sandbox started (with its time), start and asset verification failures, a run
+    /// <remarks>Events have stable ids: sandbox started (with its time), where the start-up image came from (once per
+    /// process, a warning when <see cref="StartupCachePath"/> cannot be used), start and asset verification failures, a run
     /// ended by a limit, a sandbox faulted, discarded or replaced, the pool full and a call waiting. None carries the
     /// code, its output, its values or session ids above <see cref="LogLevel.Debug"/>, and none carries code or output
     /// at any level: they can hold secrets.</remarks>

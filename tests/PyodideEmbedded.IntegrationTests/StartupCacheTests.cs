@@ -1,4 +1,5 @@
 using System.Runtime.Versioning;
+using Microsoft.Extensions.Logging;
 
 namespace PyodideEmbedded.IntegrationTests;
 
@@ -115,6 +116,38 @@ public sealed class StartupCacheTests : IDisposable
             () => PythonSandbox.PrepareStartupCacheAsync(TestOptions.Default with { StartupCachePath = CacheDir }));
         Assert.Contains(CacheDir, e.Message, StringComparison.Ordinal);
         await Assert.ThrowsAsync<ArgumentException>(() => PythonSandbox.PrepareStartupCacheAsync(TestOptions.Default with { StartupCachePath = null }));
+    }
+
+    [Fact]
+    public async Task TheFirstSandboxOfAProcess_LogsWhereItsImageCameFrom_AndWarnsOfAnUnusableFolder()
+    {
+        // A copy of the assets is a new asset folder to this process: its first sandbox makes or reads its image anew.
+        async Task<IReadOnlyList<string>> StartLogsAsync(string cacheDir)
+        {
+            var assets = Path.Combine(_root.FullName, $"assets-{Guid.NewGuid():N}");
+            Directory.CreateDirectory(assets);
+            foreach (var file in Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "pyodide-dist")))
+            {
+                File.Copy(file, Path.Combine(assets, Path.GetFileName(file)));
+            }
+
+            using var telemetry = new TelemetryCapture();
+            await using (await PythonSandbox.CreateAsync(telemetry.Apply(TestOptions.Default with { AssetsPath = assets, StartupCachePath = cacheDir })))
+            {
+            }
+
+            return [.. telemetry.Logs.Where(l => l.Id.Id is 13 or 14 or 15).Select(l => $"{l.Level} {l.Id.Name}: {l.Message}")];
+        }
+
+        var untrusted = Path.Combine(_root.FullName, "shared");
+        Directory.CreateDirectory(untrusted);
+        File.SetUnixFileMode(untrusted, (UnixFileMode)0b111_111_111);
+        var warning = Assert.Single(await StartLogsAsync(untrusted));
+        Assert.StartsWith($"{LogLevel.Warning} StartupCacheUnusable", warning, StringComparison.Ordinal);
+        Assert.Contains("writable by other users", warning, StringComparison.Ordinal);
+
+        Assert.StartsWith($"{LogLevel.Information} StartupImageBooted", Assert.Single(await StartLogsAsync(CacheDir)), StringComparison.Ordinal);
+        Assert.StartsWith($"{LogLevel.Information} StartupImageFromCache", Assert.Single(await StartLogsAsync(CacheDir)), StringComparison.Ordinal);
     }
 
     private string ImageFile() => Assert.Single(Directory.GetFiles(CacheDir, "memory-image-*.bin"));

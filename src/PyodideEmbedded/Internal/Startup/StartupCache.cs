@@ -28,6 +28,7 @@ internal sealed class StartupCache
     private byte[]? _codeCache;
     private int _codeCacheOffered;
     private string? _writeProblem;
+    private int _originReported;
 
     private StartupCache(AssetStore assets) => _assets = assets;
 
@@ -35,6 +36,23 @@ internal sealed class StartupCache
     public (bool FromDisk, string? MissReason) ImageOrigin { get; private set; }
 
     public static StartupCache For(AssetStore assets) => s_byAssets.GetValue(assets, static a => new StartupCache(a));
+
+    /// <summary>
+    /// Where the image came from, once (null afterwards, or before the image exists): the folder, whether it
+    /// was read from there, why not, and a problem that will make every process boot (an untrusted or
+    /// unwritable folder), as opposed to a first run.
+    /// </summary>
+    public (string? Folder, bool FromDisk, string? MissReason, string? Problem)? TakeOriginReport()
+    {
+        if (_snapshot is not { IsCompletedSuccessfully: true } || Interlocked.Exchange(ref _originReported, 1) != 0)
+        {
+            return null;
+        }
+
+        var (fromDisk, missReason) = ImageOrigin;
+        var untrusted = _folder is null ? null : FolderTrust.ProblemWithFolder(_folder.Path);
+        return (_folder?.Path, fromDisk, missReason, fromDisk ? null : _writeProblem ?? untrusted);
+    }
 
     /// <summary>V8's code cache for Pyodide's JavaScript, from the cache folder or made by this process's first sandbox.</summary>
     public byte[]? CodeCache => Volatile.Read(ref _codeCache);

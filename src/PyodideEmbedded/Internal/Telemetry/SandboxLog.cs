@@ -44,6 +44,15 @@ internal static partial class SandboxLog
     [LoggerMessage(EventId = 11, EventName = "PoolStartFailed", Level = LogLevel.Error, Message = "The pool failed to start a sandbox ({Failures} in a row); it retries in {RetryMs:0} ms")]
     public static partial void PoolStartFailed(ILogger logger, int failures, double retryMs, Exception exception);
 
+    [LoggerMessage(EventId = 13, EventName = "StartupImageFromCache", Level = LogLevel.Information, Message = "Sandboxes start from the start-up image kept in {Folder}")]
+    public static partial void StartupImageFromCache(ILogger logger, string folder);
+
+    [LoggerMessage(EventId = 14, EventName = "StartupImageBooted", Level = LogLevel.Information, Message = "Booted Pyodide to make the start-up image (cache folder {Folder}: {Reason})")]
+    public static partial void StartupImageBooted(ILogger logger, string folder, string reason);
+
+    [LoggerMessage(EventId = 15, EventName = "StartupCacheUnusable", Level = LogLevel.Warning, Message = "The start-up cache in {Folder} cannot be used ({Problem}): every new process boots Pyodide, which takes seconds")]
+    public static partial void StartupCacheUnusable(ILogger logger, string folder, string problem);
+
     [LoggerMessage(EventId = 12, EventName = "RunEnded", Level = LogLevel.Debug, Message = "A run ended in {ElapsedMs:0.0} ms after waiting {WaitMs:0.0} ms: {Outcome}")]
     public static partial void RunEnded(ILogger logger, double elapsedMs, double waitMs, string outcome);
 }

@@ -98,6 +98,32 @@ internal sealed class SandboxTelemetry
         SandboxLog.SandboxStarted(Logger, elapsed.TotalMilliseconds);
     }
 
+    /// <summary>Once per process and asset folder: where the memory image came from, and why not from disk.</summary>
+    public void StartupImage(StartupCache cache)
+    {
+        if (cache.TakeOriginReport() is not { } origin)
+        {
+            return;
+        }
+
+        if (origin.Folder is null)
+        {
+            SandboxLog.StartupImageBooted(Logger, "(none)", "StartupCachePath is null");
+        }
+        else if (origin.FromDisk)
+        {
+            SandboxLog.StartupImageFromCache(Logger, origin.Folder);
+        }
+        else if (origin.Problem is { } problem)
+        {
+            SandboxLog.StartupCacheUnusable(Logger, origin.Folder, problem);
+        }
+        else
+        {
+            SandboxLog.StartupImageBooted(Logger, origin.Folder, origin.MissReason ?? "missing");
+        }
+    }
+
     public void SandboxStartFailed(TimeSpan elapsed, Exception exception)
     {
         if (exception is OperationCanceledException)

@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace PyodideEmbedded.Cli;
 
 /// <summary>Process exit codes of <c>pyodide-sandbox</c>, following shell conventions where one exists.</summary>
@@ -23,14 +25,6 @@ internal static class ExitCodes
     };
 
     /// <summary>The limit's name in JSON replies (<c>"limit"</c>), or null when no limit ended the run.</summary>
-    public static string? LimitName(SandboxLimit limit) => limit switch
-    {
-        SandboxLimit.None => null,
-        SandboxLimit.Time => "time",
-        SandboxLimit.Memory => "memory",
-        SandboxLimit.JsHeap => "js_heap",
-        SandboxLimit.CodeSize => "code_size",
-        SandboxLimit.FileSize => "file_size",
-        _ => "engine_failure",
-    };
+    public static string? LimitName(SandboxLimit limit) =>
+        limit == SandboxLimit.None ? null : JsonNamingPolicy.SnakeCaseLower.ConvertName(limit.ToString()); // js_heap, engine_failure...
 }

@@ -140,14 +140,6 @@ internal static class ToolResult
         return at >= 0 ? e.Message[..at] : e.Message;
     }
 
-    internal static string LimitName(SandboxLimit limit) => limit switch
-    {
-        SandboxLimit.Time => "time",
-        SandboxLimit.Memory => "memory",
-        SandboxLimit.JsHeap => "js_heap",
-        SandboxLimit.CodeSize => "code_size",
-        SandboxLimit.FileSize => "file_size",
-        SandboxLimit.EngineFailure => "engine_failure",
-        _ => "none",
-    };
+    // The names the CLI's replies use (time, js_heap, engine_failure...), and "none".
+    internal static string LimitName(SandboxLimit limit) => JsonNamingPolicy.SnakeCaseLower.ConvertName(limit.ToString());
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -152,15 +153,5 @@ internal sealed class SandboxTelemetry
     }
 
     /// <summary>The <c>pyodide.limit</c> tag: the names the CLI's replies use.</summary>
-    public static string LimitTag(SandboxLimit limit) => limit switch
-    {
-        SandboxLimit.None => "none",
-        SandboxLimit.Time => "time",
-        SandboxLimit.Memory => "memory",
-        SandboxLimit.JsHeap => "js_heap",
-        SandboxLimit.CodeSize => "code_size",
-        SandboxLimit.FileSize => "file_size",
-        SandboxLimit.EngineFailure => "engine_failure",
-        _ => "unknown",
-    };
+    public static string LimitTag(SandboxLimit limit) => JsonNamingPolicy.SnakeCaseLower.ConvertName(limit.ToString());
 }

@@ -10,6 +10,8 @@ using PyodideEmbedded.Benchmarks;
 //   ... -- --probe-one-shot [runs] [--single-file PATH]
 //                          a fresh process answers 4 + 5: the CLI (cache kept, first run, no cache), Deno, Node, python3
 //                          (OneShotProbe), then --probe-cold in fresh processes
+//   ... -- --probe-fresh-runs [seconds]
+//                          sustained pool.RunAsync("4 + 5") with a new sandbox per run, 1 and 2 callers (FreshRunProbe)
 //   ... -- --probe-soak [requests] [--seed N] [--sample-every N] [--row-every N] [--cli PATH]
 //                          memory of one `pyodide-sandbox serve` process under a long mixed load (SoakProbe)
 if (args.Contains("--memory"))
@@ -27,6 +29,12 @@ if (args.Contains("--probe-cold"))
 if (args.Contains("--probe-one-shot"))
 {
     await OneShotProbe.RunAsync(args, Console.Out);
+    return 0;
+}
+
+if (args.Contains("--probe-fresh-runs"))
+{
+    await FreshRunProbe.RunAsync(args, Console.Out);
     return 0;
 }
 

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Microsoft.Extensions.Logging;
 using System.Text;
 
 namespace PyodideEmbedded.Cli;
@@ -12,6 +13,8 @@ namespace PyodideEmbedded.Cli;
 internal sealed class CliCommands
 {
     private const string Prefix = UsageErrors.ProgramName + ": ";
+
+    private static readonly LoggerFactory s_startupCacheWarning = new([new StartupCacheWarning(Console.Error)]);
 
     private readonly LimitOptions _limits = new();
     private readonly RunData _data = new();
@@ -91,7 +94,8 @@ internal sealed class CliCommands
         try
         {
             problem = null;
-            return new SandboxPool(new SandboxPoolOptions { Sandbox = _limits.Read(parse), MinReady = minReady, MaxSandboxes = maxSandboxes });
+            var sandbox = _limits.Read(parse) with { LoggerFactory = s_startupCacheWarning };
+            return new SandboxPool(new SandboxPoolOptions { Sandbox = sandbox, MinReady = minReady, MaxSandboxes = maxSandboxes });
         }
         catch (ArgumentException e)
         {

@@ -5,9 +5,9 @@
 // serves each call, `envelope` writes every run's answer.
 //
 // Everything on globalThis is reachable from Python (`import js`, or the Function constructor), so
-// the host bridges (`assets`, `entropy`) are never stored on a global or on any object reachable
+// the host bridges (`assets`, `entropy`, `functions`) are never stored on a global or on any object reachable
 // from one: they live only in this closure. Globals defined here are plain JS and harmless.
-(function (assets, entropy, config) {
+(function (assets, entropy, config, functions) {
   'use strict';
   const g = globalThis;
   const assetPrefix = '/pyodide/';
@@ -487,7 +487,21 @@
     const pyRunSync = runnerNamespace.get('run_sync');
     const pyRunAsync = runnerNamespace.get('run_async');
     const pyEndRun = runnerNamespace.get('end_run');
-    runnerNamespace.get('start')(config.maxOutputBytes, !!config.allowJsInterop);
+    // Host functions (SandboxOptions.Functions): Python gets this one JS function, never the bridge. Two strings
+    // cross (a name, JSON arguments) and one comes back (a JSON reply); the host checks everything again
+    // (FunctionBridge). null back means the host stopped the run during the call: Python raises KeyboardInterrupt,
+    // which is the run taking the host's soft interrupt.
+    const refusedCall = stringify({ error: 'a host function takes a name and JSON text', kind: 'refused' });
+    const failedCall = stringify({ error: 'the host function call failed', kind: 'failed' });
+    function callHost(name, args) {
+      if (typeof name !== 'string' || typeof args !== 'string') return refusedCall;
+      let reply;
+      try { reply = functions.Call(name, args); } catch { return failedCall; }
+      if (reply === null || reply === undefined) { interrupted = true; return null; }
+      return typeof reply === 'string' ? reply : failedCall;
+    }
+    runnerNamespace.get('start')(config.maxOutputBytes, !!config.allowJsInterop,
+      functions ? String(config.functions) : null, functions ? callHost : null);
 
     // Boot is done: nothing may read assets any more.
     assets = null;

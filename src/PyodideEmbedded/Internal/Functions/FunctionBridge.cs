@@ -54,6 +54,11 @@ internal sealed class FunctionBridge(FunctionTable table, int maxJsonBytes)
             return Reply.Refused("host functions can be called only while the sandbox runs code");
         }
 
+        if (stop.WaitOne(0))
+        {
+            return null; // the run is being stopped: start nothing more (code that swallowed the interrupt calls again)
+        }
+
         if (++_calls > table.MaxCallsPerRun)
         {
             return Reply.Refused($"this run made more than {table.MaxCallsPerRun} host function calls");

@@ -26,6 +26,8 @@ public sealed class HostFunctionLimitTests
 
         Assert.Equal(SandboxLimit.Time, result.Limit);
         Assert.Equal("TimeoutError", result.Error?.TypeName);
+        Assert.Contains("KeyboardInterrupt", result.Error!.Traceback, StringComparison.Ordinal); // the soft stop, raised at the call
+        Assert.Contains("File \"<exec>\", line 2", result.Error!.Traceback, StringComparison.Ordinal); // raised at the call
         Assert.InRange(clock.Elapsed, Limit, Limit + TimeSpan.FromSeconds(2)); // answered at the limit, not at the grace period's end
         Assert.False(result.SandboxLost);
         Assert.Equal(3, (await sandbox.RunAsync("host.add(1, 2)")).ThrowIfError().Value!.Value.GetInt64());

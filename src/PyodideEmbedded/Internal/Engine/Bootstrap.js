@@ -493,15 +493,22 @@
     // which is the run taking the host's soft interrupt.
     const refusedCall = stringify({ error: 'a host function takes a name and JSON text', kind: 'refused' });
     const failedCall = stringify({ error: 'the host function call failed', kind: 'failed' });
-    function callHost(name, args) {
+    // An arrow function: no `prototype`, no `caller`; nothing on it but its length and name.
+    const callHost = (name, args) => {
       if (typeof name !== 'string' || typeof args !== 'string') return refusedCall;
       let reply;
       try { reply = functions.Call(name, args); } catch { return failedCall; }
-      if (reply === null || reply === undefined) { interrupted = true; return null; }
+      if (reply === null || reply === undefined) {
+        // The run is being stopped: Python raises KeyboardInterrupt for this call. Taking the host's pending
+        // SIGINT here keeps a second one from landing while the runner describes the first (it lost the traceback).
+        Atomics.exchange(interruptBuffer, 0, 0);
+        interrupted = true;
+        return undefined; // Python None
+      }
       return typeof reply === 'string' ? reply : failedCall;
-    }
+    };
     runnerNamespace.get('start')(config.maxOutputBytes, !!config.allowJsInterop,
-      functions ? String(config.functions) : null, functions ? callHost : null);
+      functions ? String(config.functions) : undefined, functions ? callHost : undefined); // undefined: Python None (null is jsnull)
 
     // Boot is done: nothing may read assets any more.
     assets = null;

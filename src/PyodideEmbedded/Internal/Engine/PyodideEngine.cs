@@ -234,9 +234,19 @@ internal sealed partial class PyodideEngine : IDisposable
         catch (Exception e) when (!cancellationToken.IsCancellationRequested
             && (deadline.IsCancellationRequested || e is ScriptEngineException))
         {
+            // Pyodide reports some failures (such as a refused wasm instantiation) only to console. Read before
+            // the engine is disposed: afterwards the read threw ObjectDisposedException, which hid the real failure.
+            string? log = null;
+            try
+            {
+                log = (booting?.GetProperty("log") as ScriptObject)?.InvokeAsFunction() as string;
+            }
+            catch (Exception logFailure) when (logFailure is ScriptEngineException or ObjectDisposedException)
+            {
+                // No log: the failure itself is reported below.
+            }
+
             self?.Dispose();
-            // Pyodide reports some failures (such as a refused wasm instantiation) only to console.
-            var log = (booting?.GetProperty("log") as ScriptObject)?.InvokeAsFunction() as string;
             var reason = deadline.IsCancellationRequested ? $"Pyodide did not start within {BootTimeout.TotalSeconds} s" : ErrorText.Shorten(e.Message);
             throw new SandboxStartException(string.IsNullOrEmpty(log) ? reason : $"{reason}; Pyodide said: {ErrorText.Shorten(log)}", e);
         }

@@ -496,6 +496,8 @@
     // An arrow function: no `prototype`, no `caller`; nothing on it but its length and name.
     const callHost = (name, args) => {
       if (typeof name !== 'string' || typeof args !== 'string') return refusedCall;
+      // Refused before it crosses: a string of hundreds of MiB would otherwise be copied into .NET first.
+      if (args.length > config.maxOutputBytes) return stringify({ error: 'the arguments are larger than ' + config.maxOutputBytes + ' bytes of JSON', kind: 'arguments' });
       let reply;
       try { reply = functions.Call(name, args); } catch { return failedCall; }
       if (reply === null || reply === undefined) {

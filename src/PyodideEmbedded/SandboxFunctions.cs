@@ -55,6 +55,32 @@ public sealed class SandboxFunctions
         return this;
     }
 
+    /// <summary>
+    /// Grants a function described by a JSON schema instead of a .NET signature, such as a tool of an agent framework:
+    /// it gets the arguments as one JSON object and returns a JSON value.
+    /// </summary>
+    /// <param name="name">The Python name: an ASCII identifier, not a keyword, not starting with <c>_</c>.</param>
+    /// <param name="description">Its docstring in Python.</param>
+    /// <param name="parametersSchema">A JSON schema of an object (<c>properties</c>, <c>required</c>): each property becomes a
+    /// Python parameter (its <c>type</c> and <c>description</c> shown by <c>help()</c>); those not required default to <c>None</c>.</param>
+    /// <param name="function">Gets the arguments object (only the properties given, checked against the names and the
+    /// required list, not against their types) and the call's token.</param>
+    /// <returns>This instance, to chain calls.</returns>
+    /// <exception cref="ArgumentException">The name, or a property's name, is not allowed, or the name is already granted.</exception>
+    public SandboxFunctions AddJson(string name, string? description, System.Text.Json.JsonElement parametersSchema,
+        Func<System.Text.Json.JsonElement, CancellationToken, ValueTask<System.Text.Json.JsonElement>> function)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(function);
+        if (_functions.Exists(f => f.Name == name))
+        {
+            throw new ArgumentException($"A host function named '{name}' is already granted.", nameof(name));
+        }
+
+        _functions.Add(HostFunction.CreateJson(name, description, parametersSchema.Clone(), function));
+        return this;
+    }
+
     internal void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxCallsPerRun, 1, nameof(MaxCallsPerRun));

@@ -97,7 +97,7 @@ internal sealed class FunctionBridge(FunctionTable table, int maxJsonBytes)
         var call = Task.Run(() =>
         {
             s_calling.Value = this;
-            return function.InvokeAsync(values);
+            return function.InvokeAsync(values, cancellation.Token);
         });
         if (WaitHandle.WaitAny([stop, ((IAsyncResult)call).AsyncWaitHandle]) == 0 && !call.IsCompleted)
         {

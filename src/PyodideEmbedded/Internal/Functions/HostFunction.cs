@@ -26,15 +26,19 @@ internal sealed class HostFunction
         Converters = { new BigIntegerConverter() },
     };
 
-    private readonly Delegate _function;
+    private readonly Delegate? _function;
+    // A function described by a JSON schema (an AIFunction): it takes the arguments object as it came.
+    private readonly Func<JsonElement, CancellationToken, ValueTask<JsonElement>>? _jsonFunction;
     private readonly Parameter[] _parameters;
     private readonly Type _resultType;
     private readonly ResultKind _resultKind;
 
-    private HostFunction(string name, Delegate function, Parameter[] parameters, Type resultType, ResultKind resultKind, string? description)
+    private HostFunction(string name, Delegate? function, Parameter[] parameters, Type resultType, ResultKind resultKind, string? description,
+        Func<JsonElement, CancellationToken, ValueTask<JsonElement>>? jsonFunction = null)
     {
         Name = name;
         _function = function;
+        _jsonFunction = jsonFunction;
         _parameters = parameters;
         _resultType = resultType;
         _resultKind = resultKind;
@@ -56,7 +60,47 @@ internal sealed class HostFunction
     }
 
     /// <summary>One parameter: its Python name, .NET type, and default (when it has one).</summary>
-    private sealed record Parameter(string PythonName, Type Type, bool IsToken, bool HasDefault, object? Default, string? Description);
+    private sealed record Parameter(string PythonName, Type Type, bool IsToken, bool HasDefault, object? Default, string? Description, string? SchemaType = null);
+
+    /// <summary>
+    /// A function whose parameters a JSON schema describes (<c>{"type": "object", "properties": {...}, "required": [...]}</c>):
+    /// Python gets one parameter per property (required ones first; the others default to None), and the function gets
+    /// the arguments object with only the properties given.
+    /// </summary>
+    public static HostFunction CreateJson(string name, string? description, JsonElement parametersSchema, Func<JsonElement, CancellationToken, ValueTask<JsonElement>> function)
+    {
+        CheckPythonName(name, nameof(name));
+        var required = parametersSchema.ValueKind == JsonValueKind.Object && parametersSchema.TryGetProperty("required", out var r) && r.ValueKind == JsonValueKind.Array
+            ? r.EnumerateArray().Where(static e => e.ValueKind == JsonValueKind.String).Select(static e => e.GetString()!).ToHashSet(StringComparer.Ordinal)
+            : [];
+        var parameters = new List<Parameter>();
+        if (parametersSchema.ValueKind == JsonValueKind.Object && parametersSchema.TryGetProperty("properties", out var properties) && properties.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var property in properties.EnumerateObject())
+            {
+                CheckPythonName(property.Name, nameof(parametersSchema));
+                var type = property.Value.ValueKind == JsonValueKind.Object && property.Value.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+                var about = property.Value.ValueKind == JsonValueKind.Object && property.Value.TryGetProperty("description", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null;
+                object? shownDefault = property.Value.ValueKind == JsonValueKind.Object && property.Value.TryGetProperty("default", out var value) ? value.Clone() : null;
+                parameters.Add(new Parameter(property.Name, typeof(JsonElement), IsToken: false, HasDefault: !required.Contains(property.Name), shownDefault, about, SchemaType(type)));
+            }
+        }
+
+        // Python wants parameters without a default first.
+        parameters = [.. parameters.OrderBy(static p => p.HasDefault)];
+        return new HostFunction(name, null, [.. parameters], typeof(JsonElement), ResultKind.ValueTaskOfT, description, function);
+    }
+
+    private static string SchemaType(string? type) => type switch
+    {
+        "integer" => "int",
+        "number" => "float",
+        "string" => "str",
+        "boolean" => "bool",
+        "array" => "list",
+        "object" => "dict",
+        _ => "Any",
+    };
 
     public static HostFunction Create(string name, Delegate function, string? description)
     {
@@ -136,7 +180,7 @@ internal sealed class HostFunction
         {
             json.WriteStartObject();
             json.WriteString("name", p.PythonName);
-            json.WriteString("type", PythonType(p.Type, isNone: false));
+            json.WriteString("type", p.SchemaType ?? PythonType(p.Type, isNone: false));
             if (p.HasDefault)
             {
                 json.WritePropertyName("default");
@@ -232,6 +276,11 @@ internal sealed class HostFunction
             return null;
         }
 
+        if (_jsonFunction is not null)
+        {
+            return BindJson(arguments, out error);
+        }
+
         var values = new object?[_parameters.Length];
         var seen = 0;
         for (var i = 0; i < _parameters.Length; i++)
@@ -286,6 +335,27 @@ internal sealed class HostFunction
         return values;
     }
 
+    private object?[]? BindJson(JsonElement arguments, out string? error)
+    {
+        error = null;
+        foreach (var argument in arguments.EnumerateObject())
+        {
+            if (!Array.Exists(_parameters, p => p.PythonName == argument.Name))
+            {
+                error = $"{Name}() got an unexpected keyword argument";
+                return null;
+            }
+        }
+
+        if (Array.Find(_parameters, p => !p.HasDefault && !arguments.TryGetProperty(p.PythonName, out _)) is { } missing)
+        {
+            error = $"{Name}() missing required argument: '{missing.PythonName}'";
+            return null;
+        }
+
+        return [arguments.Clone()];
+    }
+
     private static string Article(string pythonType) => pythonType switch
     {
         "int" => "an int",
@@ -294,9 +364,15 @@ internal sealed class HostFunction
     };
 
     /// <summary>Calls the function and returns its result as JSON text (<c>null</c> for none). Exceptions are the function's own.</summary>
-    public async Task<string> InvokeAsync(object?[] arguments)
+    public async Task<string> InvokeAsync(object?[] arguments, CancellationToken cancellationToken = default)
     {
-        var returned = _function.Method.Invoke(_function.Target, BindingFlags.DoNotWrapExceptions, binder: null, arguments, culture: null);
+        if (_jsonFunction is not null)
+        {
+            var json = await _jsonFunction((JsonElement)arguments[0]!, cancellationToken).ConfigureAwait(false);
+            return JsonSerializer.Serialize(json, JsonOptions);
+        }
+
+        var returned = _function!.Method.Invoke(_function.Target, BindingFlags.DoNotWrapExceptions, binder: null, arguments, culture: null);
         object? result;
         switch (_resultKind)
         {

@@ -411,9 +411,12 @@ def _make_host_function(door, spec):
     return function
 
 
+_HOST_DOC = ("The .NET functions the host granted this sandbox. Calls block until the host answers;\n"
+             "`await f.aio(...)` does the same from async code. Failures raise HostFunctionError.")
+
+
 def _install_host_module(specs, door):
-    module = type(sys)("host", "The .NET functions the host granted this sandbox. Calls block until the host answers;\n"
-                              "`await f.aio(...)` does the same from async code. Failures raise HostFunctionError.")
+    module = type(sys)("host", _HOST_DOC)
     module.HostFunctionError = HostFunctionError
     names = []
     for spec in specs:

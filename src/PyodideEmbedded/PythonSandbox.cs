@@ -182,6 +182,8 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
     /// <see cref="SandboxOptions.Timeout"/>.</exception>
     /// <exception cref="ObjectDisposedException">The sandbox was disposed, before or during the run.</exception>
     /// <exception cref="SandboxFaultedException">An earlier run left the sandbox unusable.</exception>
+    /// <exception cref="InvalidOperationException">Called from a host function (<see cref="SandboxOptions.Functions"/>)
+    /// that this sandbox's code is calling.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task<SandboxResult> RunAsync(string code, RunInputs? inputs, CancellationToken cancellationToken = default)
     {
@@ -214,6 +216,13 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
     /// <summary>Runs work as the sandbox's only call in progress; refuses once it is disposed or faulted.</summary>
     private async Task<T> ExclusiveAsync<T>(Func<Task<T>> work, CancellationToken cancellationToken)
     {
+        if (_supervisor.Engine.Functions is { IsCallingFromHere: true })
+        {
+            // The sandbox is running the code that called this function, and waits for it: waiting here for the gate
+            // would hold both until the time limit.
+            throw new InvalidOperationException("A host function cannot use the sandbox whose code called it.");
+        }
+
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {

@@ -121,6 +121,13 @@ public sealed record SandboxOptions
     /// host's <see cref="IMeterFactory"/>.</remarks>
     public IMeterFactory? MeterFactory { get; init; }
 
+    /// <summary>.NET functions that Python in these sandboxes may call, as the module <c>host</c>.</summary>
+    /// <value>Default <see langword="null"/>: Python can call nothing of the host (and has no <c>host</c> module).</value>
+    /// <remarks>Each sandbox copies the functions when it starts. Calls count against <see cref="Timeout"/>; their
+    /// arguments and results are capped at <see cref="MaxOutputBytes"/> of JSON each. See <see cref="SandboxFunctions"/>
+    /// and SECURITY.md.</remarks>
+    public SandboxFunctions? Functions { get; init; }
+
     internal string ResolvedAssetsPath => AssetsPath ?? Path.Combine(AppContext.BaseDirectory, "pyodide-dist");
 
     internal void Validate()
@@ -147,6 +154,7 @@ public sealed record SandboxOptions
             ArgumentException.ThrowIfNullOrWhiteSpace(StartupCachePath, nameof(StartupCachePath));
         }
 
+        Functions?.Validate();
         ArgumentNullException.ThrowIfNull(Packages, nameof(Packages));
         if (Packages.Count > 0 && PackagesPath is null)
         {

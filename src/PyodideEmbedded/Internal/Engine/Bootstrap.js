@@ -5,9 +5,9 @@
 // serves each call, `envelope` writes every run's answer.
 //
 // Everything on globalThis is reachable from Python (`import js`, or the Function constructor), so
-// the host bridges (`assets`, `entropy`) are never stored on a global or on any object reachable
+// the host bridges (`assets`, `entropy`, `functions`) are never stored on a global or on any object reachable
 // from one: they live only in this closure. Globals defined here are plain JS and harmless.
-(function (assets, entropy, config) {
+(function (assets, entropy, config, functions) {
   'use strict';
   const g = globalThis;
   const assetPrefix = '/pyodide/';
@@ -487,7 +487,30 @@
     const pyRunSync = runnerNamespace.get('run_sync');
     const pyRunAsync = runnerNamespace.get('run_async');
     const pyEndRun = runnerNamespace.get('end_run');
-    runnerNamespace.get('start')(config.maxOutputBytes, !!config.allowJsInterop);
+    // Host functions (SandboxOptions.Functions): Python gets this one JS function, never the bridge. Two strings
+    // cross (a name, JSON arguments) and one comes back (a JSON reply); the host checks everything again
+    // (FunctionBridge). null back means the host stopped the run during the call: Python raises KeyboardInterrupt,
+    // which is the run taking the host's soft interrupt.
+    const refusedCall = stringify({ error: 'a host function takes a name and JSON text', kind: 'refused' });
+    const failedCall = stringify({ error: 'the host function call failed', kind: 'failed' });
+    // An arrow function: no `prototype`, no `caller`; nothing on it but its length and name.
+    const callHost = (name, args) => {
+      if (typeof name !== 'string' || typeof args !== 'string') return refusedCall;
+      // Refused before it crosses: a string of hundreds of MiB would otherwise be copied into .NET first.
+      if (args.length > config.maxOutputBytes) return stringify({ error: 'the arguments are larger than ' + config.maxOutputBytes + ' bytes of JSON', kind: 'arguments' });
+      let reply;
+      try { reply = functions.Call(name, args); } catch { return failedCall; }
+      if (reply === null || reply === undefined) {
+        // The run is being stopped: Python raises KeyboardInterrupt for this call. Taking the host's pending
+        // SIGINT here keeps a second one from landing while the runner describes the first (it lost the traceback).
+        Atomics.exchange(interruptBuffer, 0, 0);
+        interrupted = true;
+        return undefined; // Python None
+      }
+      return typeof reply === 'string' ? reply : failedCall;
+    };
+    runnerNamespace.get('start')(config.maxOutputBytes, !!config.allowJsInterop,
+      functions ? String(config.functions) : undefined, functions ? callHost : undefined); // undefined: Python None (null is jsnull)
 
     // Boot is done: nothing may read assets any more.
     assets = null;

@@ -55,6 +55,9 @@ internal sealed partial class PyodideEngine : IDisposable
 
     private PyodideEngine(V8ScriptEngine engine) => _engine = engine;
 
+    /// <summary>The door to the granted host functions; null when none were granted.</summary>
+    internal FunctionBridge? Functions { get; private set; }
+
     public string PyodideVersion { get; private set; } = "";
 
     // Pyodide's JavaScript half (1.25 MB): parsing and compiling it was ~100 ms of every start.
@@ -108,7 +111,8 @@ internal sealed partial class PyodideEngine : IDisposable
         var cache = StartupCache.For(assets);
         var snapshot = await cache.SnapshotAsync(options.StartupCachePath, cancellationToken).ConfigureAwait(false);
         var bridge = new AssetBridge(assets, cache.WasmWithMemoryLimit(options.MemoryLimitBytes), snapshot);
-        var (self, api) = await BootAsync(thread, creating, assets, bridge, options, BootMode.Restore, cancellationToken).ConfigureAwait(false);
+        var functions = options.Functions?.Freeze();
+        var (self, api) = await BootAsync(thread, creating, assets, bridge, options, BootMode.Restore, cancellationToken, functions).ConfigureAwait(false);
         try
         {
             await thread.RunAsync(() =>
@@ -200,7 +204,7 @@ internal sealed partial class PyodideEngine : IDisposable
     /// the process had queued there (such as another sandbox's run finishing).
     /// </summary>
     private static async Task<(PyodideEngine Engine, ScriptObject Api)> BootAsync(
-        EngineThread thread, Task<PyodideEngine> creating, AssetStore assets, AssetBridge bridge, SandboxOptions options, BootMode mode, CancellationToken cancellationToken)
+        EngineThread thread, Task<PyodideEngine> creating, AssetStore assets, AssetBridge bridge, SandboxOptions options, BootMode mode, CancellationToken cancellationToken, FunctionTable? functions = null)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(BootTimeout);
@@ -214,6 +218,7 @@ internal sealed partial class PyodideEngine : IDisposable
                 var started = await thread.RunAsync(() =>
                 {
                     deadline.Token.ThrowIfCancellationRequested();
+                    self.Functions = functions is null ? null : new FunctionBridge(functions, options.MaxOutputBytes);
                     booting = self.InvokeBootstrap(assets, bridge, options, mode, mode == BootMode.Restore ? StartupCache.For(assets).CodeCache : null);
                     return (Task<object>)booting.GetProperty("started");
                 }).ConfigureAwait(false);
@@ -229,9 +234,19 @@ internal sealed partial class PyodideEngine : IDisposable
         catch (Exception e) when (!cancellationToken.IsCancellationRequested
             && (deadline.IsCancellationRequested || e is ScriptEngineException))
         {
+            // Pyodide reports some failures (such as a refused wasm instantiation) only to console. Read before
+            // the engine is disposed: afterwards the read threw ObjectDisposedException, which hid the real failure.
+            string? log = null;
+            try
+            {
+                log = (booting?.GetProperty("log") as ScriptObject)?.InvokeAsFunction() as string;
+            }
+            catch (Exception logFailure) when (logFailure is ScriptEngineException or ObjectDisposedException)
+            {
+                // No log: the failure itself is reported below.
+            }
+
             self?.Dispose();
-            // Pyodide reports some failures (such as a refused wasm instantiation) only to console.
-            var log = (booting?.GetProperty("log") as ScriptObject)?.InvokeAsFunction() as string;
             var reason = deadline.IsCancellationRequested ? $"Pyodide did not start within {BootTimeout.TotalSeconds} s" : ErrorText.Shorten(e.Message);
             throw new SandboxStartException(string.IsNullOrEmpty(log) ? reason : $"{reason}; Pyodide said: {ErrorText.Shorten(log)}", e);
         }
@@ -264,6 +279,10 @@ internal sealed partial class PyodideEngine : IDisposable
         config.SetProperty("maxOutputBytes", options.MaxOutputBytes);
         config.SetProperty("allowJsInterop", options.AllowJsInterop);
         config.SetProperty("protocol", SandboxProtocol.ForBootConfig());
+        if (Functions is not null)
+        {
+            config.SetProperty("functions", Functions.Spec);
+        }
         if (mode == BootMode.MakeSnapshot)
         {
             config.SetProperty("runnerSource", s_runnerSource);
@@ -274,7 +293,7 @@ internal sealed partial class PyodideEngine : IDisposable
         config.SetProperty("restoreSnapshot", mode == BootMode.Restore);
 
         var boot = (ScriptObject)_engine.Evaluate(new DocumentInfo("pyodide-embedded-bootstrap.js"), s_bootstrapSource);
-        return (ScriptObject)boot.InvokeAsFunction(bridge, new EntropyBridge(), config);
+        return (ScriptObject)boot.InvokeAsFunction(bridge, new EntropyBridge(), config, Functions);
     }
 
     private void Attach(ScriptObject api)
@@ -305,6 +324,20 @@ internal sealed partial class PyodideEngine : IDisposable
     /// <exception cref="ScriptInterruptedException">Terminated by <see cref="Terminate"/>.</exception>
     /// <exception cref="ScriptEngineException">The engine failed (heap limit, internal error).</exception>
     public string? Run(string code, WaitHandle stop)
+    {
+        // Host functions answer only while this run is in progress (not in a timer or finalizer that outlives it).
+        Functions?.BeginRun(stop);
+        try
+        {
+            return RunAndPoll(code, stop);
+        }
+        finally
+        {
+            Functions?.EndRun();
+        }
+    }
+
+    private string? RunAndPoll(string code, WaitHandle stop)
     {
         if (Call(HostCall.Run, code) is string envelope)
         {

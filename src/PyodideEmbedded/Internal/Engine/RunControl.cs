@@ -57,8 +57,10 @@ internal sealed class RunControl : IDisposable
             }
 
             Reason = reason;
-            _stopSignal.Set();
+            // The interrupt first: a host function call wakes on the signal and takes the pending interrupt as it
+            // returns (Bootstrap.js); set the other way round, the interrupt could land after, in the runner.
             _engine.RequestSoftInterrupt();
+            _stopSignal.Set();
             var grace = reason == StopReason.Disposed ? TimeSpan.Zero : _grace;
             _escalation = new Timer(static s => ((RunControl)s!).Terminate(), this, grace, Timeout.InfiniteTimeSpan);
         }

@@ -7,6 +7,7 @@
 import ast
 import builtins
 import importlib
+import inspect
 import json
 import re
 import sys
@@ -336,11 +337,93 @@ def _install_interruptible_sleep():
 _install_interruptible_sleep()
 
 
-def start(max_value_bytes, allow_js_interop):
+def start(max_value_bytes, allow_js_interop, functions_spec=None, call_host=None):
     """Runs once in each sandbox, after its memory image is restored and before any user code."""
     configure(max_value_bytes)
     _reseed()
     lock_down(allow_js_interop)
+    if call_host is not None:
+        _install_host_module(_loads(functions_spec), call_host)
+
+
+# --- Host functions (SandboxOptions.Functions) ------------------------------------------------------------
+# Each granted .NET function becomes a plain Python function in the module `host`, with the .NET signature
+# and description. A call sends its arguments as one JSON object (by parameter name) through the one door
+# Bootstrap.js hands over, and reads one JSON reply. Nothing here is trusted by the host: user code can reach
+# these functions' globals, and the host checks every call again (FunctionBridge.cs).
+
+
+class HostFunctionError(Exception):
+    """A host function failed; the message is the host's (generic unless the host meant it for this code)."""
+
+
+HostFunctionError.__module__ = "host"
+
+_PY_TYPES = {"int": int, "float": float, "bool": bool, "str": str, "list": list, "dict": dict, "None": None}
+
+
+def _host_call(door, name, arguments):
+    try:
+        _check_json(arguments)
+    except _NotJson:
+        raise TypeError(f"{name}() arguments must be JSON values (None, bool, int, float, str, list, dict with str keys)") from None
+    reply = door(name, _dumps(arguments, ensure_ascii=True, allow_nan=False))
+    if reply is None:
+        # The host stopped the run (time limit or cancellation) while the function ran.
+        raise KeyboardInterrupt
+    try:
+        reply = _loads(reply)
+        if "value" in reply:
+            return reply["value"]
+        message, kind = str(reply["error"]), reply["kind"]
+    except Exception:
+        raise HostFunctionError(f"the host function {name}() returned a value Python cannot read") from None
+    if kind == "arguments":
+        raise TypeError(message)
+    raise HostFunctionError(message)
+
+
+def _make_host_function(door, spec):
+    name = spec["name"]
+    parameters = []
+    for p in spec["parameters"]:
+        default = p["default"] if "default" in p else inspect.Parameter.empty
+        annotation = _PY_TYPES.get(p["type"], inspect.Parameter.empty)
+        parameters.append(inspect.Parameter(p["name"], inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=annotation))
+    returns = _PY_TYPES.get(spec["returns"], inspect.Signature.empty)
+    signature = inspect.Signature(parameters, return_annotation=returns)
+    bind = signature.bind
+
+    def function(*args, **kwargs):
+        # Only the arguments given cross: the host fills in its own defaults.
+        return _host_call(door, name, dict(bind(*args, **kwargs).arguments))
+
+    async def aio(*args, **kwargs):
+        return function(*args, **kwargs)
+
+    for f, suffix in ((function, ""), (aio, ".aio")):
+        f.__name__ = name + suffix.replace(".", "_")
+        f.__qualname__ = name + suffix
+        f.__module__ = "host"
+        f.__doc__ = spec["doc"] or None
+        f.__signature__ = signature
+    function.aio = aio
+    return function
+
+
+_HOST_DOC = ("The .NET functions the host granted this sandbox. Calls block until the host answers;\n"
+             "`await f.aio(...)` does the same from async code. Failures raise HostFunctionError.")
+
+
+def _install_host_module(specs, door):
+    module = type(sys)("host", _HOST_DOC)
+    module.HostFunctionError = HostFunctionError
+    names = []
+    for spec in specs:
+        setattr(module, spec["name"], _make_host_function(door, spec))
+        names.append(spec["name"])
+    module.__all__ = names + ["HostFunctionError"]
+    sys.modules["host"] = module
 
 
 def _reseed():

@@ -117,7 +117,8 @@ public sealed record SandboxOptions
     /// <value>Default <see langword="null"/>: one process-wide meter named <c>PyodideEmbedded</c>.</value>
     /// <remarks>Instruments: <c>pyodide.runs</c>, <c>pyodide.run.duration</c>, <c>pyodide.run.limits</c>,
     /// <c>pyodide.sandbox.starts</c>, <c>pyodide.sandbox.start.duration</c>, <c>pyodide.pool.ready</c>,
-    /// <c>pyodide.pool.live</c>, <c>pyodide.pool.wait.duration</c> (see the README). With dependency injection, pass the
+    /// <c>pyodide.pool.live</c>, <c>pyodide.pool.wait.duration</c>, <c>pyodide.host_function.calls</c>,
+    /// <c>pyodide.host_function.duration</c> (see the README). With dependency injection, pass the
     /// host's <see cref="IMeterFactory"/>.</remarks>
     public IMeterFactory? MeterFactory { get; init; }
 

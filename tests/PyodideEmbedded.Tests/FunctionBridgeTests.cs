@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using PyodideEmbedded.Internal;
 
 namespace PyodideEmbedded.Tests;
@@ -6,7 +7,8 @@ namespace PyodideEmbedded.Tests;
 /// <summary>The door's own checks, called as Bootstrap.js would call it, without a sandbox.</summary>
 public sealed class FunctionBridgeTests
 {
-    private static FunctionBridge Bridge(SandboxFunctions functions, int maxJsonBytes = 1024) => new(functions.Freeze(), maxJsonBytes);
+    private static FunctionBridge Bridge(SandboxFunctions functions, int maxJsonBytes = 1024, IMeterFactory? meters = null) =>
+        new(functions.Freeze(), maxJsonBytes, SandboxMetrics.For(meters));
 
     private static readonly SandboxFunctions Add = new SandboxFunctions { MaxCallsPerRun = 3 }.Add("add", (long a, long b) => a + b);
 
@@ -18,6 +20,26 @@ public sealed class FunctionBridgeTests
         bridge.BeginRun(stop);
 
         Assert.Equal("""{"value":5}""", bridge.Call("add", """{"a":2,"b":3}"""));
+    }
+
+    [Fact]
+    public void Calls_AreCountedByFunctionAndOutcome_RefusalsAreNot()
+    {
+        using var telemetry = new TelemetryCapture();
+        using var calls = telemetry.Collect<long>("pyodide.host_function.calls");
+        using var durations = telemetry.Collect<double>("pyodide.host_function.duration");
+        var functions = new SandboxFunctions().Add("add", (long a, long b) => a + b).Add("fail", new Func<long>(() => throw new InvalidOperationException("secret")));
+        var bridge = Bridge(functions, meters: telemetry);
+        using var stop = new ManualResetEvent(false);
+        bridge.BeginRun(stop);
+
+        bridge.Call("add", """{"a":2,"b":3}""");
+        bridge.Call("fail", "{}");
+        bridge.Call("nope", "{}");
+
+        string[] outcomes = [.. calls.GetMeasurementSnapshot().Select(m => $"{m.Tags["pyodide.host_function.name"]}:{m.Tags["pyodide.host_function.outcome"]}")];
+        Assert.Equal(["add:success", "fail:failed"], outcomes);
+        Assert.Equal(2, durations.GetMeasurementSnapshot().Count);
     }
 
     [Fact]

@@ -218,7 +218,7 @@ internal sealed partial class PyodideEngine : IDisposable
                 var started = await thread.RunAsync(() =>
                 {
                     deadline.Token.ThrowIfCancellationRequested();
-                    self.Functions = functions is null ? null : new FunctionBridge(functions, options.MaxOutputBytes);
+                    self.Functions = functions is null ? null : new FunctionBridge(functions, options.MaxOutputBytes, SandboxMetrics.For(options.MeterFactory));
                     booting = self.InvokeBootstrap(assets, bridge, options, mode, mode == BootMode.Restore ? StartupCache.For(assets).CodeCache : null);
                     return (Task<object>)booting.GetProperty("started");
                 }).ConfigureAwait(false);

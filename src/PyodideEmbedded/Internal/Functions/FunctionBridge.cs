@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using Microsoft.ClearScript;
@@ -17,7 +18,7 @@ namespace PyodideEmbedded.Internal;
 /// may go on running on the thread pool until it notices, and whatever it returns or throws then is dropped.
 /// </remarks>
 [NoDefaultScriptAccess]
-internal sealed class FunctionBridge(FunctionTable table, int maxJsonBytes)
+internal sealed class FunctionBridge(FunctionTable table, int maxJsonBytes, SandboxMetrics metrics)
 {
     // Set on the thread-pool flow of a call: a function that runs code in the sandbox that called it is refused
     // (that sandbox is busy with this very call; waiting for it would hold the call until the time limit).
@@ -96,6 +97,7 @@ internal sealed class FunctionBridge(FunctionTable table, int maxJsonBytes)
             return Reply.Arguments(error!);
         }
 
+        var started = Stopwatch.GetTimestamp();
         var call = Task.Run(() =>
         {
             s_calling.Value = this;
@@ -114,11 +116,22 @@ internal sealed class FunctionBridge(FunctionTable table, int maxJsonBytes)
             // GC (the function may still register on its token), and a late failure is observed, not rethrown.
             cancellation.Cancel();
             _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            Record(function, started, "abandoned");
             return null;
         }
 
         cancellation.Dispose();
+        Record(function, started, call.IsCompletedSuccessfully ? "success" : "failed");
         return Reply.From(function, call, maxJsonBytes);
+    }
+
+    // Names are the host's own (granted by it), never the sandbox's: safe as a tag. Refused calls are not counted: a
+    // hostile run could make them without end, and they cost nothing.
+    private void Record(HostFunction function, long started, string outcome)
+    {
+        var name = new KeyValuePair<string, object?>("pyodide.host_function.name", function.Name);
+        metrics.HostCalls.Add(1, name, new("pyodide.host_function.outcome", outcome));
+        metrics.HostCallDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, name);
     }
 
     /// <summary>The replies Python reads (Runner.py): <c>{"value": v}</c> or <c>{"error": text, "kind": k}</c>.</summary>

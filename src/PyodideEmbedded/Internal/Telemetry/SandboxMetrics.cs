@@ -25,6 +25,9 @@ internal sealed class SandboxMetrics
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30] });
         PoolReady = meter.CreateUpDownCounter<long>("pyodide.pool.ready", "{sandbox}", "Started sandboxes waiting in pools.");
         PoolLive = meter.CreateUpDownCounter<long>("pyodide.pool.live", "{sandbox}", "Sandboxes alive in pools: ready, starting, in sessions, running or taken out.");
+        HostCalls = meter.CreateCounter<long>("pyodide.host_function.calls", "{call}", "Calls from Python to granted host functions, by function and outcome.");
+        HostCallDuration = meter.CreateHistogram<double>("pyodide.host_function.duration", "s", "Time a host function call held the run, by function.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
         PoolWait = meter.CreateHistogram<double>("pyodide.pool.wait.duration", "s", "Time a call waited for a sandbox from a pool (ready, started for it, or freed).",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
     }
@@ -44,6 +47,10 @@ internal sealed class SandboxMetrics
     public UpDownCounter<long> PoolLive { get; }
 
     public Histogram<double> PoolWait { get; }
+
+    public Counter<long> HostCalls { get; }
+
+    public Histogram<double> HostCallDuration { get; }
 
     public static SandboxMetrics For(IMeterFactory? factory) =>
         factory is null ? s_shared : s_byFactory.GetValue(factory, static f => new SandboxMetrics(f.Create(new MeterOptions(MeterName) { Version = ThisAssembly.Version })));

@@ -258,26 +258,11 @@ internal static class GlobalsJson
             return Size <= maxBytes;
         }
 
-        private bool WriteObject(IEnumerable<KeyValuePair<string, object?>> pairs, int depth)
+        // Dictionaries of any value type, and JsonObject (pairs of string and JsonNode).
+        private bool WriteObject<TValue>(IEnumerable<KeyValuePair<string, TValue>> pairs, int depth)
         {
             writer.WriteStartObject();
             foreach (var (key, item) in pairs)
-            {
-                WriteKey(key);
-                if (!Write(item, depth + 1))
-                {
-                    return false;
-                }
-            }
-
-            writer.WriteEndObject();
-            return Size <= maxBytes;
-        }
-
-        private bool WriteObject(JsonObject obj, int depth)
-        {
-            writer.WriteStartObject();
-            foreach (var (key, item) in obj)
             {
                 WriteKey(key);
                 if (!Write(item, depth + 1))

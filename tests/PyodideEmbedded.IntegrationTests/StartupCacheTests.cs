@@ -52,6 +52,25 @@ public sealed class StartupCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task ImageThatPassesItsChecksButDoesNotRestore_IsReplacedByABoot_AndTheRunIsRight()
+    {
+        await RunAsync("1", "1");
+        var image = ImageFile();
+        // A planted (or wrongly made) entry: Pyodide's own magic number spoiled inside the payload, and the entry's
+        // checksum made to match, so only the restore itself can tell.
+        var bytes = File.ReadAllBytes(image);
+        const int EntryHeader = 88, DigestAt = 56, PyodideMagicAt = EntryHeader + 4;
+        bytes[PyodideMagicAt] ^= 0xFF;
+        System.Security.Cryptography.SHA256.HashData(bytes.AsSpan(EntryHeader)).CopyTo(bytes.AsSpan(DigestAt));
+        File.WriteAllBytes(image, bytes);
+
+        await RunAsync("sum(range(10))", "45");
+
+        Assert.NotEqual(bytes, File.ReadAllBytes(image));
+        await RunAsync("2 ** 10", "1024");
+    }
+
+    [Fact]
     public async Task TwoProcessesWithAnEmptyCache_BothRun_AndLeaveOneWholeImage()
     {
         var first = RunAsync("'a' * 3", "aaa");

@@ -109,10 +109,24 @@ internal sealed partial class PyodideEngine : IDisposable
     public static async Task<PyodideEngine> StartAsync(Task<PyodideEngine> creating, AssetStore assets, SandboxOptions options, EngineThread thread, CancellationToken cancellationToken)
     {
         var cache = StartupCache.For(assets);
-        var snapshot = await cache.SnapshotAsync(options.StartupCachePath, cancellationToken).ConfigureAwait(false);
-        var bridge = new AssetBridge(assets, cache.WasmWithMemoryLimit(options.MemoryLimitBytes), snapshot);
         var functions = options.Functions?.Freeze();
-        var (self, api) = await BootAsync(thread, creating, assets, bridge, options, BootMode.Restore, cancellationToken, functions).ConfigureAwait(false);
+        var snapshot = await cache.SnapshotAsync(options.StartupCachePath, cancellationToken).ConfigureAwait(false);
+        PyodideEngine self;
+        ScriptObject api;
+        try
+        {
+            var bridge = new AssetBridge(assets, cache.WasmWithMemoryLimit(options.MemoryLimitBytes), snapshot);
+            (self, api) = await BootAsync(thread, creating, assets, bridge, options, BootMode.Restore, cancellationToken, functions).ConfigureAwait(false);
+        }
+        catch (SandboxStartException) when (cache.RejectDiskImage(snapshot))
+        {
+            // An image from disk that passed its checks but does not restore (made wrong, or planted): the cache
+            // forgets it and boots a new one (which replaces the file), and this start tries once more with that.
+            snapshot = await cache.SnapshotAsync(options.StartupCachePath, cancellationToken).ConfigureAwait(false);
+            var bridge = new AssetBridge(assets, cache.WasmWithMemoryLimit(options.MemoryLimitBytes), snapshot);
+            (self, api) = await BootAsync(thread, CreateAsync(thread, options), assets, bridge, options, BootMode.Restore, cancellationToken, functions).ConfigureAwait(false);
+        }
+
         try
         {
             await thread.RunAsync(() =>

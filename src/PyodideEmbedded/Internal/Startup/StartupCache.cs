@@ -29,6 +29,8 @@ internal sealed class StartupCache
     private int _codeCacheOffered;
     private string? _writeProblem;
     private int _originReported;
+    private bool _diskImageRejected;
+    private MemoryImage? _diskImage;
 
     private StartupCache(AssetStore assets) => _assets = assets;
 
@@ -145,6 +147,26 @@ internal sealed class StartupCache
         return snapshot.WaitAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Called when a sandbox failed to restore <paramref name="image"/>: if it came from disk, it is forgotten (the
+    /// next <see cref="SnapshotAsync"/> boots a new image, which replaces the file) and this returns true.
+    /// </summary>
+    public bool RejectDiskImage(MemoryImage image)
+    {
+        lock (_snapshotLock)
+        {
+            if (_diskImage is null || !ReferenceEquals(_diskImage, image))
+            {
+                return false;
+            }
+
+            _diskImage = null;
+            _diskImageRejected = true;
+            _snapshot = null;
+            return true;
+        }
+    }
+
     private async Task<MemoryImage> LoadOrMakeImageAsync(CacheFolder? folder)
     {
         var key = ImageKey(_assets);
@@ -155,8 +177,8 @@ internal sealed class StartupCache
             Volatile.Write(ref _codeCache, codeCache?.Payload.ToArray());
         }
 
-        string? missReason = "no cache folder";
-        using (var stored = folder?.TryRead(ImageEntryName, key, out missReason))
+        string? missReason = _diskImageRejected ? "the image read from it did not restore" : "no cache folder";
+        using (var stored = _diskImageRejected ? null : folder?.TryRead(ImageEntryName, key, out missReason))
         {
             try
             {
@@ -164,6 +186,7 @@ internal sealed class StartupCache
                 {
                     var image = new MemoryImage(PackedImage.Read(stored.Payload));
                     ImageOrigin = (true, null);
+                    _diskImage = image;
                     return image;
                 }
             }

@@ -132,20 +132,32 @@ public sealed class FunctionBridgeTests
         }));
         using var stop = new ManualResetEvent(false);
         var clock = Stopwatch.StartNew();
+        var stoppedAt = TimeSpan.Zero;
 
+        // A dedicated thread sets the stop, so a busy thread pool (the suite runs in parallel) cannot delay
+        // it; what is timed is stop -> reply, the promise under test.
+        var stopper = new Thread(() =>
+        {
+            Thread.Sleep(200);
+            stoppedAt = clock.Elapsed;
+            stop.Set();
+        });
         var reply = await Task.Factory.StartNew(
             () =>
             {
                 bridge.BeginRun(stop);
-                using var timer = new Timer(_ => stop.Set(), null, 200, Timeout.Infinite);
+                stopper.Start();
                 return bridge.Call("wait", "{}");
             },
             CancellationToken.None,
             TaskCreationOptions.LongRunning,
             TaskScheduler.Default);
+        var answeredAt = clock.Elapsed;
+        stopper.Join();
 
         Assert.Null(reply);
-        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(150), TimeSpan.FromSeconds(5));
+        Assert.True(answeredAt >= stoppedAt, "the call returned before the stop was set");
+        Assert.InRange(answeredAt - stoppedAt, TimeSpan.Zero, TimeSpan.FromSeconds(2));
         await cancelled.Task.WaitAsync(TimeSpan.FromSeconds(5));
     }
 

@@ -82,6 +82,25 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
 
     private static async Task<PythonSandbox> StartAsync(SandboxOptions options, SandboxTelemetry telemetry, CancellationToken cancellationToken)
     {
+        var (engine, thread, wheels) = await StartEngineAsync(options, telemetry, cancellationToken).ConfigureAwait(false);
+        var sandbox = new PythonSandbox(options, engine, thread, telemetry);
+        try
+        {
+            await sandbox.FinishStartAsync(wheels, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            sandbox.Dispose();
+            throw;
+        }
+
+        return sandbox;
+    }
+
+    // A started engine on its own thread, and the packages to install in it.
+    private static async Task<(PyodideEngine Engine, EngineThread Thread, List<Wheel> Wheels)> StartEngineAsync(
+        SandboxOptions options, SandboxTelemetry telemetry, CancellationToken cancellationToken)
+    {
         var thread = new EngineThread("PyodideEmbedded sandbox");
         var creating = PyodideEngine.CreateAsync(thread, options);
         try
@@ -92,18 +111,7 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
                 : await Task.Run(() => PackageInstaller.GetWheels(options, options.Packages, nameof(options.Packages)), cancellationToken).ConfigureAwait(false);
             var engine = await PyodideEngine.StartAsync(creating, assets, options, thread, cancellationToken).ConfigureAwait(false);
             telemetry.StartupImage(StartupCache.For(assets));
-            var sandbox = new PythonSandbox(options, engine, thread, telemetry);
-            try
-            {
-                await sandbox.InstallAtStartAsync(wheels, cancellationToken).ConfigureAwait(false);
-            }
-            catch
-            {
-                sandbox.Dispose();
-                throw;
-            }
-
-            return sandbox;
+            return (engine, thread, wheels);
         }
         catch (Exception e)
         {
@@ -214,7 +222,7 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         run.Refused ?? await ExclusiveAsync(() => RunExclusiveAsync(run.Code, run.Inputs, run.Timeout, Stopwatch.GetElapsedTime(waitStarted), cancellationToken), cancellationToken).ConfigureAwait(false);
 
     /// <summary>Runs work as the sandbox's only call in progress; refuses once it is disposed or faulted.</summary>
-    private async Task<T> ExclusiveAsync<T>(Func<Task<T>> work, CancellationToken cancellationToken)
+    private async Task<T> ExclusiveAsync<T>(Func<Task<T>> work, CancellationToken cancellationToken, bool admitFaulted = false)
     {
         if (_supervisor.Engine.Functions is { IsCallingFromHere: true })
         {
@@ -227,7 +235,7 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         try
         {
             ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-            if (_supervisor.FaultReason is { } reason)
+            if (_supervisor.FaultReason is { } reason && !admitFaulted)
             {
                 throw new SandboxFaultedException(reason);
             }
@@ -320,6 +328,131 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
                 return true;
             },
             cancellationToken).ConfigureAwait(false);
+    }
+
+    // The packages of SandboxOptions.Packages, then the state that resets return to.
+    private async Task FinishStartAsync(List<Wheel> wheels, CancellationToken cancellationToken)
+    {
+        await InstallAtStartAsync(wheels, cancellationToken).ConfigureAwait(false);
+        var engine = _supervisor.Engine;
+        await _supervisor.Thread.RunAsync(() =>
+        {
+            engine.MarkPristine();
+            return true;
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Returns the sandbox to the state of a freshly started one, with the same options and the packages of
+    /// <see cref="SandboxOptions.Packages"/>: nothing of the code that ran before remains (variables, imports, files,
+    /// patched modules, random state). Also brings back a faulted sandbox.
+    /// </summary>
+    /// <remarks>
+    /// <para>Usually done in place, in about a millisecond: the isolate is kept, and the memory, the file system's
+    /// writable folders and the interpreter's state are put back as they were at the start. When the code reached
+    /// further than that can undo (the <c>js</c> module, <c>ctypes</c>, an <c>await</c> on the event loop, host
+    /// functions, a file written outside the writable folders, a package installed after the start), or the sandbox
+    /// faulted, the isolate is replaced by a new one instead, which takes as long as
+    /// <see cref="CreateAsync"/>. Either way the result is the same; see SECURITY.md.</para>
+    /// </remarks>
+    /// <param name="cancellationToken">Cancels the reset; the sandbox is then faulted (its state is not known to be clean).</param>
+    /// <exception cref="ObjectDisposedException">The sandbox was disposed.</exception>
+    /// <exception cref="SandboxStartException">A new isolate was needed and failed to start; the sandbox is faulted.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public async Task ResetAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        await ExclusiveAsync(
+            async () =>
+            {
+                if (await TryResetInPlaceAsync().ConfigureAwait(false))
+                {
+                    return true;
+                }
+
+                await ResetOnNewIsolateAsync(cancellationToken).ConfigureAwait(false);
+                return true;
+            },
+            cancellationToken,
+            admitFaulted: true).ConfigureAwait(false);
+    }
+
+    /// <summary>Resets in place if that can be done (a pool's fresh runs); false leaves the sandbox to be discarded.</summary>
+    internal async Task<bool> TryRecycleAsync()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return false;
+        }
+
+        try
+        {
+            return await ExclusiveAsync(TryResetInPlaceAsync, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SandboxFaultedException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Resets done in place, and on a new isolate, since the sandbox started (for tests and benchmarks).</summary>
+    internal (int InPlace, int NewIsolate) Resets => (Volatile.Read(ref _resetsInPlace), Volatile.Read(ref _resetsOnNewIsolate));
+
+    private int _resetsInPlace;
+    private int _resetsOnNewIsolate;
+
+    // Under the gate.
+    private async Task<bool> TryResetInPlaceAsync()
+    {
+        if (_supervisor.IsFaulted)
+        {
+            return false;
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        var engine = _supervisor.Engine;
+        string? refused;
+        try
+        {
+            refused = await _supervisor.Thread.RunAsync(engine.TryResetInPlace).ConfigureAwait(false);
+        }
+        catch (ScriptEngineException e)
+        {
+            refused = "the reset failed: " + ErrorText.Shorten(e.Message);
+            _supervisor.Fault(refused);
+        }
+
+        if (refused is not null)
+        {
+            _telemetry.ResetInPlaceRefused(refused);
+            return false;
+        }
+
+        Interlocked.Increment(ref _resetsInPlace);
+        _telemetry.SandboxReset("in_place", Stopwatch.GetElapsedTime(started));
+        return true;
+    }
+
+    // Under the gate.
+    private async Task ResetOnNewIsolateAsync(CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        // Until the new isolate is in place the sandbox holds the last tenant's state: nothing may run on it.
+        _supervisor.Fault("the sandbox is being reset");
+        var (engine, thread, wheels) = await StartEngineAsync(_options, _telemetry, cancellationToken).ConfigureAwait(false);
+        _supervisor.Replace(engine, thread);
+        try
+        {
+            await FinishStartAsync(wheels, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _supervisor.Fault("the reset failed: " + ErrorText.Shorten(e.Message));
+            throw;
+        }
+
+        Interlocked.Increment(ref _resetsOnNewIsolate);
+        _telemetry.SandboxReset("new_isolate", Stopwatch.GetElapsedTime(started));
     }
 
     private async Task InstallAtStartAsync(List<Wheel> wheels, CancellationToken cancellationToken)

@@ -278,9 +278,11 @@
     const hostInstantiate = wasm.instantiate;
     wasm.instantiate = function instantiate(source, imports) {
       watchMemoryGrowth(imports);
+      guardImports(imports);
       if (!(source instanceof ArrayBufferOf || isView(source))) return hostInstantiate.call(wasm, source, imports);
       const module = new wasm.Module(source);
-      return Promise.resolve({ module, instance: new wasm.Instance(module, imports) });
+      mainInstance = new wasm.Instance(module, imports);
+      return Promise.resolve({ module, instance: mainInstance });
     };
     let pyodide;
     try {
@@ -310,6 +312,85 @@
       return grown;
     };
   }
+
+  // --- Recycling (PythonSandbox.ResetAsync): did anything reach past what a reset restores? ------
+  // A reset restores Python's memory, the file system's writable folders and this file's per-run state; it
+  // cannot restore the rest of the realm (Pyodide's JavaScript objects, the function table, the realm's
+  // globals). WebAssembly reaches the realm only through its imports, so every import call is watched
+  // from the boot on: the ones below touch nothing a reset leaves in place, whatever their arguments
+  // (clocks, entropy, the interrupt check, memory growth, output, read-only files); the runner's own
+  // crossings (its arguments in, its result out) have a fixed budget per host call; any other call (the
+  // `js` module, ctypes, asyncio's event loop, host functions, writing files, loading a library) marks the
+  // sandbox `touched`, and its reset then starts a new isolate instead. SECURITY.md says what this covers.
+  let mainInstance = null;
+  let touched = false;
+  let touchedBy = '';
+  let neverRecycle = false;
+  function touch(why, forever = false) {
+    if (!touched) touchedBy = why;
+    touched = true;
+    if (forever) neverRecycle = true;
+  }
+  let fs = null; // Pyodide's FS, once booted: the file checks below need it
+  const untouching = new Set([
+    '_Py_CheckEmscriptenSignals_Helper', 'random_get', 'clock_time_get', 'clock_res_get',
+    'emscripten_date_now', 'emscripten_get_now', 'emscripten_get_heap_max', 'emscripten_resize_heap',
+    '_tzset_js', '_localtime_js', '_gmtime_js', '_mktime_js', '_timegm_js',
+    '__syscall_stat64', '__syscall_lstat64', '__syscall_fstat64', '__syscall_newfstatat',
+    '__syscall_getcwd', '__syscall_readlinkat', '__syscall_faccessat', '__syscall_statfs64', '__syscall_fstatfs64',
+  ]);
+  // The runner's crossings: each counter is one kind of call, budgeted per host call below.
+  const glue = {
+    JsvArray_Get: 0, js2python_js: 1, JsvError_Check: 2, JsvNoValue_Check: 3,
+    _python2js_ascii: 4, _python2js_ucs1: 4, _python2js_ucs2: 4, _python2js_ucs4: 4,
+  };
+  const glueCalls = [0, 0, 0, 0, 0];
+  const O_ACCMODE = 3, O_CREAT = 0o100, O_TRUNC = 0o1000;
+  // A stream that only reads a regular file (not a terminal, not the host's pristine descriptors 0-2).
+  function readsAFile(fd) {
+    if (fs === null || !(fd >= 3)) return false;
+    const stream = fs.getStream(fd);
+    return !!stream && fs.isFile(stream.node.mode) && (stream.flags & O_ACCMODE) === 0;
+  }
+  const checked = {
+    fd_write: (fd) => fd === 1 || fd === 2, // the run's output sinks, emptied at each run
+    fd_read: readsAFile,
+    fd_pread: readsAFile,
+    fd_seek: readsAFile,
+    fd_close: (fd) => fd >= 3,
+    __syscall_getdents64: (fd) => fd >= 3,
+    __syscall_openat: (dirfd, path, flags) => (flags & (O_ACCMODE | O_CREAT | O_TRUNC)) === 0,
+  };
+  function guardImports(imports) {
+    const seen = new Set();
+    for (const space of Object.values(imports)) {
+      if (!space || typeof space !== 'object' || seen.has(space)) continue;
+      seen.add(space);
+      for (const name of Object.keys(space)) {
+        const original = space[name];
+        if (typeof original !== 'function') {
+          // Not a plain function: a Global, the memory, or a JSPI wrapper, whose calls cannot be watched. The one
+          // JSPI import Pyodide has (syncifyHandler, for run_sync) suspends only inside PyProxy.callPromising,
+          // which only JavaScript can start, and JavaScript is reachable only through watched imports: called
+          // from a plain run it traps, and a crashed sandbox is never reset in place. Any other is not trusted.
+          const known = original instanceof wasmApi.Global || original instanceof wasmApi.Memory
+            || original instanceof wasmApi.Table || (name === 'syncifyHandler' && wasmApi.Suspending && original instanceof wasmApi.Suspending);
+          if (!known && typeof original === 'object' && original !== null) touch('the import ' + name + ' cannot be watched', true);
+          continue;
+        }
+        if (untouching.has(name)) continue;
+        const counter = glue[name];
+        const check = checked[name];
+        const why = 'the code called ' + name;
+        space[name] = counter !== undefined
+          ? function (...args) { glueCalls[counter]++; return original.apply(this, args); }
+          : check !== undefined
+            ? function (...args) { if (!check(...args)) touch(why); return original.apply(this, args); }
+            : function (...args) { touch(why); return original.apply(this, args); };
+      }
+    }
+  }
+  const wasmApi = g.WebAssembly;
 
   // The image is as large as Python's memory at the time it was taken (~30 MiB), half of it zeros.
   // Pyodide would copy all of it twice (into a buffer, then into the new wasm memory), and on a
@@ -422,6 +503,10 @@
         if (typeof folder === 'number') return failed(folder);
         const existing = lookup(folder, components[components.length - 1]);
         if (existing !== null && !FS.isFile(existing.mode)) return failed(notFile(existing));
+        // A reset removes what the host wrote under the writable folders; anything else it cannot undo.
+        if (!writableRoots.includes('/' + components[0]) || components.length < 2 || (existing !== null && pristineNodes.has(existing))) {
+          touch('the host wrote ' + path);
+        }
         // canOwn: the file keeps this buffer instead of a copy.
         FS.writeFile(path, new Uint8ArrayOf(buffer), { canOwn: true });
         return null;
@@ -450,7 +535,42 @@
     function allocate(size) {
       try { return new ArrayBufferOf(size); } catch { return null; }
     }
+    // --- Reset: the writable folders back to their started state --------------------------------
+    const writableRoots = config.writableRoots;
+    let pristineNodes = new Set();
+    function nodesUnder(node, into) {
+      into.add(node);
+      if (FS.isDir(node.mode) && node.contents && typeof node.contents === 'object' && !FS.isMountpoint(node)) {
+        for (const child of Object.values(node.contents)) nodesUnder(child, into);
+      }
+      return into;
+    }
+    function markPristineFiles() {
+      pristineNodes = nodesUnder(FS.root, new Set());
+    }
+    // Removes what was written under the writable folders since the start; false if a started node is gone.
+    function restoreWritableFolders() {
+      for (const root of writableRoots) {
+        let node = null;
+        try { node = FS.lookupPath(root, { follow: false }).node; } catch { return false; }
+        if (!pristineNodes.has(node) || !FS.isDir(node.mode)) return false;
+        for (const [name, child] of Object.entries(node.contents)) {
+          if (!pristineNodes.has(child)) removeTree(root + '/' + name, child);
+        }
+      }
+      return true;
+    }
+    function removeTree(path, node) {
+      if (FS.isDir(node.mode) && !FS.isLink(node.mode)) {
+        for (const [name, child] of Object.entries(node.contents)) removeTree(path + '/' + name, child);
+        FS.rmdir(path);
+      } else {
+        FS.unlink(path);
+      }
+    }
     return {
+      markPristineFiles,
+      restoreWritableFolders,
       allocate,
       writeFile,
       readFile,
@@ -461,6 +581,7 @@
   }
 
   function start(pyodide) {
+    fs = pyodide.FS;
     pyodide.setStdout({ write: stdout.write, isatty: false });
     pyodide.setStderr({ write: stderr.write, isatty: false });
 
@@ -619,19 +740,86 @@
       timers.clear();
     }
 
-    // --- The one dispatcher: a handler for each HostCall, checked complete at start -------------
+    // --- Reset in place (see guardImports) -------------------------------------------------------
     const io = makeIo(pyodide, runnerNamespace);
+    const exports = mainInstance.exports;
+    const Module = pyodide._module;
+    const pyReseed = runnerNamespace.get('_reseed');
+    const streams = () => Module.FS.streams;
+    let pristine = null;
+    function wasmState() {
+      return {
+        stack: exports.emscripten_stack_get_current(),
+        stackBase: exports.emscripten_stack_get_base(),
+        stackEnd: exports.emscripten_stack_get_end(),
+        table: exports.__indirect_function_table.length,
+        refs: exports.hiwire_num_refs(),
+        libraries: Object.keys(Module.LDSO.loadedLibsByName).length,
+      };
+    }
+    function markPristine() {
+      pristine = { wasm: wasmState(), streams: streams().slice() };
+      if (pristine.streams.some((stream, fd) => stream && fd > 2)) touch('a file was open when the start ended', true);
+      io.markPristineFiles();
+      touched = neverRecycle;
+      return exports.memory.buffer;
+    }
+    function prepareReset() {
+      if (pristine === null) return 'the sandbox did not finish its start';
+      if (touched) return touchedBy;
+      if (fatal !== null) return 'the interpreter crashed';
+      if (pending !== null) return 'a run is still awaiting';
+      const now = wasmState();
+      for (const key of Object.keys(now)) {
+        if (now[key] !== pristine.wasm[key]) return 'the WebAssembly state changed (' + key + ')';
+      }
+      const open = streams();
+      for (let fd = 0; fd < 3; fd++) {
+        if (open[fd] !== pristine.streams[fd]) return 'a standard stream was closed or replaced';
+      }
+      for (let fd = 3; fd < open.length; fd++) {
+        if (open[fd]) Module.FS.close(open[fd]);
+      }
+      if (!io.restoreWritableFolders()) return 'a writable folder was removed';
+      timers.clear();
+      return exports.memory.buffer;
+    }
+    function finishReset() {
+      pyReseed();
+      touched = neverRecycle;
+    }
+
+    // --- The one dispatcher: a handler for each HostCall, checked complete at start -------------
     const byName = {
       run, poll, abandon,
       allocate: io.allocate, writeFile: io.writeFile, readFile: io.readFile,
       stageGlobals: io.stageGlobals, refreshImports: io.refreshImports, sitePackages: io.sitePackages,
+      markPristine, prepareReset, finishReset,
     };
     const handlers = [];
     for (const [name, number] of Object.entries(calls)) {
       if (typeof byName[name] !== 'function') throw new Error('No handler for the host call ' + name);
       handlers[number] = byName[name];
     }
-    const dispatch = (call, a, b) => handlers[call](a, b);
+    // The runner's own crossings per host call (measured; see `glue`): a call that makes more reached
+    // JavaScript on its own. Host calls not listed make none.
+    const budgets = [];
+    budgets[calls.run] = [1, 1, 2, 2, 1];
+    budgets[calls.stageGlobals] = [1, 1, 2, 2, 0];
+    budgets[calls.finishReset] = [0, 0, 2, 2, 0];
+    const noBudget = [0, 0, 0, 0, 0];
+    const before = [0, 0, 0, 0, 0];
+    const dispatch = (call, a, b) => {
+      for (let i = 0; i < 5; i++) before[i] = glueCalls[i];
+      try {
+        return handlers[call](a, b);
+      } finally {
+        const budget = budgets[call] ?? noBudget;
+        for (let i = 0; i < 5; i++) {
+          if (glueCalls[i] - before[i] > budget[i]) touch('the code called into JavaScript');
+        }
+      }
+    };
     return { dispatch, interruptBuffer, version: pyodide.version };
   }
 

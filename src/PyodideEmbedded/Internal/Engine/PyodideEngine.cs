@@ -131,6 +131,7 @@ internal sealed partial class PyodideEngine : IDisposable
         {
             await thread.RunAsync(() =>
             {
+                self._image = snapshot;
                 self.Attach(api);
                 self.WarmUp();
                 if (!self.CodeCacheAccepted && cache.WantsCodeCache)
@@ -293,6 +294,7 @@ internal sealed partial class PyodideEngine : IDisposable
         config.SetProperty("maxOutputBytes", options.MaxOutputBytes);
         config.SetProperty("allowJsInterop", options.AllowJsInterop);
         config.SetProperty("protocol", SandboxProtocol.ForBootConfig());
+        config.SetProperty("writableRoots", _engine.Evaluate("[" + string.Join(",", SandboxPath.Roots.Select(static r => "'" + r + "'")) + "]"));
         if (Functions is not null)
         {
             config.SetProperty("functions", Functions.Spec);

@@ -18,6 +18,21 @@ internal sealed class RunSupervisor(PyodideEngine engine, EngineThread thread, T
 
     public PyodideEngine Engine => engine;
 
+    public EngineThread Thread => thread;
+
+    /// <summary>
+    /// Puts a newly started engine (on its own thread) in place of the current one, which is freed, and forgets the
+    /// fault: a sandbox reset onto a new isolate. Called between calls (the caller holds the sandbox's gate).
+    /// </summary>
+    public void Replace(PyodideEngine newEngine, EngineThread newThread)
+    {
+        Release();
+        engine = newEngine;
+        thread = newThread;
+        Volatile.Write(ref _abandonedRun, null);
+        Volatile.Write(ref _faultReason, null);
+    }
+
     /// <summary>Why the sandbox can run nothing more; null while it can.</summary>
     public string? FaultReason => Volatile.Read(ref _faultReason);
 
@@ -89,14 +104,15 @@ internal sealed class RunSupervisor(PyodideEngine engine, EngineThread thread, T
     public void Release()
     {
         thread.Dispose();
+        var released = engine; // not the field: Replace puts another engine there
         if (Volatile.Read(ref _abandonedRun) is { IsCompleted: false } stuck)
         {
             // Disposing an isolate that is still executing would block; do it when the run ends.
-            stuck.ContinueWith(_ => engine.Dispose(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            stuck.ContinueWith(_ => released.Dispose(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         }
         else
         {
-            engine.Dispose();
+            released.Dispose();
         }
     }
 }

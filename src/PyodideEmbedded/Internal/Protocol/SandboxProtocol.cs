@@ -36,6 +36,16 @@ internal enum HostCall
 
     /// <summary>The site-packages folder (string).</summary>
     SitePackages,
+
+    /// <summary>Record the started state that a reset returns to: the wasm memory (an ArrayBuffer), for the host to copy.</summary>
+    MarkPristine,
+
+    /// <summary>Check that the sandbox can be reset in place and undo the file system's changes: the wasm memory
+    /// (an ArrayBuffer) for the host to restore, or why not (string).</summary>
+    PrepareReset,
+
+    /// <summary>After the host restored the memory: reseed Python's random numbers and start counting again.</summary>
+    FinishReset,
 }
 
 /// <summary>Why a file could not be written into or read from the sandbox (a closed set: anything else is <see cref="Io"/>).</summary>

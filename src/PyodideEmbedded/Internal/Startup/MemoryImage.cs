@@ -33,6 +33,12 @@ internal sealed class MemoryImage
 
     public int MemoryLength { get; }
 
+    /// <summary>
+    /// The image's memory contents mapped read-only (Linux, with the shared file), for a reset to compare with;
+    /// null where there is no shared file to map again over a used memory.
+    /// </summary>
+    public SharedImageFile? Shared => _shared;
+
     /// <summary>Writes the header into a zeroed buffer of <see cref="Length"/> bytes.</summary>
     public unsafe void CopyHeaderTo(IntPtr buffer) =>
         _header.CopyTo(new Span<byte>((void*)buffer, MemoryOffset));

@@ -108,6 +108,47 @@ internal sealed partial class SharedImageFile
         return true;
     }
 
+    private IntPtr _view;
+
+    /// <summary>
+    /// The file's contents, mapped read-only and shared (made once, kept for the process's life: the
+    /// page cache's pages, no copy), to compare a sandbox's memory with; zero when the kernel refuses.
+    /// </summary>
+    public IntPtr View
+    {
+        get
+        {
+            if (_view == IntPtr.Zero)
+            {
+                var view = Mmap(IntPtr.Zero, (nuint)Length, ProtRead, MapShared, _fd, 0);
+                if (view != MapFailed && Interlocked.CompareExchange(ref _view, view, IntPtr.Zero) != IntPtr.Zero)
+                {
+                    _ = Munmap(view, (nuint)Length); // another thread made it first
+                }
+            }
+
+            return _view;
+        }
+    }
+
+    /// <summary>
+    /// Gives the pages of [<paramref name="start"/>, +<paramref name="length"/>) (page-aligned, private anonymous
+    /// memory such as a wasm memory's) back to the kernel: they read as zeros afterwards and hold no memory.
+    /// </summary>
+    public static bool TryDropPages(IntPtr start, nuint length) =>
+        length == 0 || (start % PageSize == 0 && length % PageSize == 0 && Madvise(start, length, MadvDontNeed) == 0);
+
+    private const int ProtRead = 1;
+    private const int MapShared = 0x01;
+    private const int MadvDontNeed = 4;
+    private static readonly IntPtr MapFailed = new(-1);
+
+    [LibraryImport("libc", EntryPoint = "munmap")]
+    private static partial int Munmap(IntPtr address, nuint length);
+
+    [LibraryImport("libc", EntryPoint = "madvise")]
+    private static partial int Madvise(IntPtr address, nuint length, int advice);
+
     // The file lives as long as the process's startup cache: sandboxes may be mapping it at any time.
 
     [LibraryImport("libc", EntryPoint = "memfd_create", StringMarshalling = StringMarshalling.Utf8)]

@@ -53,6 +53,12 @@ internal static partial class SandboxLog
     [LoggerMessage(EventId = 15, EventName = "StartupCacheUnusable", Level = LogLevel.Warning, Message = "The start-up cache in {Folder} cannot be used ({Problem}): every new process boots Pyodide, which takes seconds")]
     public static partial void StartupCacheUnusable(ILogger logger, string folder, string problem);
 
+    [LoggerMessage(EventId = 16, EventName = "SandboxReset", Level = LogLevel.Debug, Message = "A used sandbox was reset ({Kind}) in {ElapsedMs:0.00} ms")]
+    public static partial void SandboxReset(ILogger logger, string kind, double elapsedMs);
+
+    [LoggerMessage(EventId = 17, EventName = "ResetInPlaceRefused", Level = LogLevel.Debug, Message = "A sandbox cannot be reset in place: {Reason}")]
+    public static partial void ResetInPlaceRefused(ILogger logger, string reason);
+
     [LoggerMessage(EventId = 12, EventName = "RunEnded", Level = LogLevel.Debug, Message = "A run ended in {ElapsedMs:0.0} ms after waiting {WaitMs:0.0} ms: {Outcome}")]
     public static partial void RunEnded(ILogger logger, double elapsedMs, double waitMs, string outcome);
 }

@@ -23,6 +23,9 @@ internal sealed class SandboxMetrics
         SandboxStarts = meter.CreateCounter<long>("pyodide.sandbox.starts", "{sandbox}", "Sandbox starts, by outcome.");
         StartDuration = meter.CreateHistogram<double>("pyodide.sandbox.start.duration", "s", "Time to start a sandbox (restore Pyodide, install packages).",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30] });
+        Resets = meter.CreateCounter<long>("pyodide.sandbox.resets", "{reset}", "Resets of a used sandbox, by kind: in_place (the isolate kept), new_isolate (replaced), discarded (a pool's fresh-run sandbox that could not be reset in place).");
+        ResetDuration = meter.CreateHistogram<double>("pyodide.sandbox.reset.duration", "s", "Time to reset a used sandbox, by kind.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5] });
         PoolReady = meter.CreateUpDownCounter<long>("pyodide.pool.ready", "{sandbox}", "Started sandboxes waiting in pools.");
         PoolLive = meter.CreateUpDownCounter<long>("pyodide.pool.live", "{sandbox}", "Sandboxes alive in pools: ready, starting, in sessions, running or taken out.");
         HostCalls = meter.CreateCounter<long>("pyodide.host_function.calls", "{call}", "Calls from Python to granted host functions, by function and outcome.");
@@ -41,6 +44,10 @@ internal sealed class SandboxMetrics
     public Counter<long> SandboxStarts { get; }
 
     public Histogram<double> StartDuration { get; }
+
+    public Counter<long> Resets { get; }
+
+    public Histogram<double> ResetDuration { get; }
 
     public UpDownCounter<long> PoolReady { get; }
 

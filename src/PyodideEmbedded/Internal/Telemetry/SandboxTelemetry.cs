@@ -143,6 +143,18 @@ internal sealed class SandboxTelemetry
         }
     }
 
+    /// <summary>A used sandbox was reset (<c>in_place</c>, <c>new_isolate</c>) or, in a pool, <c>discarded</c> instead.</summary>
+    public void SandboxReset(string kind, TimeSpan elapsed)
+    {
+        var tag = new KeyValuePair<string, object?>("pyodide.reset.kind", kind);
+        Metrics.Resets.Add(1, tag);
+        Metrics.ResetDuration.Record(elapsed.TotalSeconds, tag);
+        SandboxLog.SandboxReset(Logger, kind, elapsed.TotalMilliseconds);
+    }
+
+    /// <summary>Why a sandbox could not be reset in place (what its code reached).</summary>
+    public void ResetInPlaceRefused(string reason) => SandboxLog.ResetInPlaceRefused(Logger, reason);
+
     public void SandboxFaulted(SandboxLimit limit, string? reason)
     {
         SandboxLog.SandboxFaulted(Logger, limit);

@@ -12,6 +12,8 @@ using PyodideEmbedded.Benchmarks;
 //                          (OneShotProbe), then --probe-cold in fresh processes
 //   ... -- --probe-fresh-runs [seconds]
 //                          sustained pool.RunAsync("4 + 5") with a new sandbox per run, 1 and 2 callers (FreshRunProbe)
+//   ... -- --probe-reset [resets per kind] [recycled runs]
+//                          PythonSandbox.ResetAsync after each kind of run, and memory over many recycled runs (ResetProbe)
 //   ... -- --probe-soak [requests] [--seed N] [--sample-every N] [--row-every N] [--cli PATH]
 //                          memory of one `pyodide-sandbox serve` process under a long mixed load (SoakProbe)
 if (args.Contains("--memory"))
@@ -35,6 +37,12 @@ if (args.Contains("--probe-one-shot"))
 if (args.Contains("--probe-fresh-runs"))
 {
     await FreshRunProbe.RunAsync(args, Console.Out);
+    return 0;
+}
+
+if (args.Contains("--probe-reset"))
+{
+    await ResetProbe.RunAsync(args, Console.Out);
     return 0;
 }
 

@@ -340,7 +340,6 @@ _install_interruptible_sleep()
 def start(max_value_bytes, allow_js_interop, functions_spec=None, call_host=None):
     """Runs once in each sandbox, after its memory image is restored and before any user code."""
     configure(max_value_bytes)
-    _reseed()
     lock_down(allow_js_interop)
     if call_host is not None:
         _install_host_module(_loads(functions_spec), call_host)
@@ -429,8 +428,9 @@ def _install_host_module(specs, door):
 def _reseed():
     """Sandboxes start from a memory image that they all share: if `random` was imported and seeded
     before the image was taken, reseed it from os.urandom (the host's CSPRNG), so no two sandboxes
-    share a sequence. (Python's string hash secret is also in the image; it cannot change once
-    strings are hashed.)"""
+    share a sequence. The host calls this once the start is recorded for resets, and after each reset,
+    so the recorded state is the same in every sandbox and can be shared. (Python's string hash secret
+    is also in the image; it cannot change once strings are hashed.)"""
     random = sys.modules.get("random")
     if random is not None:
         random.seed()

@@ -11,8 +11,9 @@ internal sealed partial class PyodideEngine
     private MemoryImage? _image;
     private PristineMemory? _pristine;
 
-    /// <summary>Bytes of memory this sandbox keeps to reset in place (the pages its start changed); 0 when it cannot.</summary>
-    public long PristineBytes => _pristine?.ChangedBytes ?? 0;
+    /// <summary>Bytes of memory this sandbox keeps for itself to reset in place (where its start differs from the
+    /// process's shared started memory).</summary>
+    public long OwnPristineBytes => _pristine?.OwnBytes ?? 0;
 
     /// <summary>
     /// Records the current state as the one a reset returns to. On the engine thread, once the start is done
@@ -26,6 +27,9 @@ internal sealed partial class PyodideEngine
             _pristine = _image is null || memory is null ? null
                 : memory.InvokeWithDirectAccess(pointer => PristineMemory.TryCapture(_image, pointer, memory.Size));
         }
+
+        // Random numbers are seeded only now, after the recording, so that it is the same in every sandbox.
+        Call(HostCall.FinishReset);
     }
 
     /// <summary>

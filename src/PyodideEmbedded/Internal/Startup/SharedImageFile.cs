@@ -70,6 +70,49 @@ internal sealed partial class SharedImageFile
     }
 
     /// <summary>
+    /// A file holding a copy of <paramref name="length"/> bytes of memory (its non-zero pages; the rest stays a hole),
+    /// or null where it cannot be made: a started sandbox's memory, which every later reset maps again.
+    /// </summary>
+    public static unsafe SharedImageFile? TryCreate(IntPtr memory, int length)
+    {
+        if (!OperatingSystem.IsLinux() || length % PageSize != 0 || memory % PageSize != 0)
+        {
+            return null;
+        }
+
+        var fd = MemfdCreate("pyodide-embedded-started", MfdCloexec | MfdAllowSealing);
+        if (fd < 0)
+        {
+            return null;
+        }
+
+        var written = Ftruncate(fd, length) == 0;
+        var bytes = new ReadOnlySpan<byte>((void*)memory, length);
+        for (var page = 0; written && page < length; page += PageSize)
+        {
+            if (!bytes.Slice(page, PageSize).ContainsAnyExcept((byte)0))
+            {
+                continue;
+            }
+
+            for (var done = 0; written && done < PageSize;)
+            {
+                var count = Pwrite(fd, (byte*)memory + page + done, PageSize - done, page + done);
+                written = count > 0;
+                done += (int)count;
+            }
+        }
+
+        if (!written || Fcntl(fd, FAddSeals, SealAll) != 0)
+        {
+            _ = Close(fd);
+            return null;
+        }
+
+        return new SharedImageFile(fd, length);
+    }
+
+    /// <summary>
     /// Replaces the first <see cref="Length"/> bytes at <paramref name="memory"/> (a wasm memory's
     /// start, at least that long, owned by the caller) with a private copy-on-write mapping of the file.
     /// Returns false, leaving the memory as it was, when the kernel refuses.

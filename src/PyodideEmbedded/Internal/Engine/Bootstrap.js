@@ -317,11 +317,12 @@
   // A reset restores Python's memory, the file system's writable folders and this file's per-run state; it
   // cannot restore the rest of the realm (Pyodide's JavaScript objects, the function table, the realm's
   // globals). WebAssembly reaches the realm only through its imports, so every import call is watched
-  // from the boot on: the ones below touch nothing a reset leaves in place, whatever their arguments
-  // (clocks, entropy, the interrupt check, memory growth, output, read-only files); the runner's own
-  // crossings (its arguments in, its result out) have a fixed budget per host call; any other call (the
-  // `js` module, ctypes, asyncio's event loop, host functions, writing files, loading a library) marks the
-  // sandbox `touched`, and its reset then starts a new isolate instead. SECURITY.md says what this covers.
+  // from the boot on: the ones below touch nothing a reset does not put back, whatever their arguments
+  // (clocks, entropy, the interrupt check, memory growth, output, files: see `fileState`); the runner's
+  // own crossings (its arguments in, its result out) have a fixed budget per host call; any other call
+  // (the `js` module, ctypes, asyncio's event loop, host functions, stdin, loading a library, chmod)
+  // marks the sandbox `touched`, and its reset then starts a new isolate instead. SECURITY.md says what
+  // this covers.
   let mainInstance = null;
   let touched = false;
   let touchedBy = '';
@@ -333,11 +334,17 @@
   }
   let fs = null; // Pyodide's FS, once booted: the file checks below need it
   const untouching = new Set([
-    '_Py_CheckEmscriptenSignals_Helper', 'random_get', 'clock_time_get', 'clock_res_get',
+    '_Py_CheckEmscriptenSignals_Helper', 'random_get', 'clock_time_get', 'clock_res_get', 'can_run_sync_js',
     'emscripten_date_now', 'emscripten_get_now', 'emscripten_get_heap_max', 'emscripten_resize_heap',
     '_tzset_js', '_localtime_js', '_gmtime_js', '_mktime_js', '_timegm_js',
-    '__syscall_stat64', '__syscall_lstat64', '__syscall_fstat64', '__syscall_newfstatat',
+    // Files: the reset puts the file system's tree back (or refuses), closes descriptors from 3 up and
+    // returns to the started folder; the started files are read-only, so their bytes cannot change.
+    '__syscall_stat64', '__syscall_lstat64', '__syscall_fstat64', '__syscall_newfstatat', 'fd_fdstat_get',
     '__syscall_getcwd', '__syscall_readlinkat', '__syscall_faccessat', '__syscall_statfs64', '__syscall_fstatfs64',
+    '__syscall_openat', '__syscall_mkdirat', '__syscall_unlinkat', '__syscall_rmdir', '__syscall_renameat',
+    '__syscall_symlinkat', '__syscall_utimensat', '__syscall_truncate64', '__syscall_ftruncate64',
+    '__syscall_fallocate', '__syscall_fadvise64', '__syscall_fdatasync', 'fd_sync', '__syscall_chdir',
+    '__syscall_fchdir', '__syscall_dup', '__syscall_dup3',
   ]);
   // The runner's crossings: each counter is one kind of call, budgeted per host call below.
   const glue = {
@@ -345,21 +352,21 @@
     _python2js_ascii: 4, _python2js_ucs1: 4, _python2js_ucs2: 4, _python2js_ucs4: 4,
   };
   const glueCalls = [0, 0, 0, 0, 0];
-  const O_ACCMODE = 3, O_CREAT = 0o100, O_TRUNC = 0o1000;
-  // A stream that only reads a regular file (not a terminal, not the host's pristine descriptors 0-2).
-  function readsAFile(fd) {
+  // A stream on a regular file or a folder, opened by the code (descriptor 3 up): never a terminal or a device.
+  function onAFile(fd) {
     if (fs === null || !(fd >= 3)) return false;
     const stream = fs.getStream(fd);
-    return !!stream && fs.isFile(stream.node.mode) && (stream.flags & O_ACCMODE) === 0;
+    return !!stream && (fs.isFile(stream.node.mode) || fs.isDir(stream.node.mode));
   }
   const checked = {
-    fd_write: (fd) => fd === 1 || fd === 2, // the run's output sinks, emptied at each run
-    fd_read: readsAFile,
-    fd_pread: readsAFile,
-    fd_seek: readsAFile,
+    fd_write: (fd) => fd === 1 || fd === 2 || onAFile(fd), // 1 and 2: the run's output sinks, emptied at each run
+    fd_pwrite: onAFile,
+    fd_read: onAFile,
+    fd_pread: onAFile,
+    fd_seek: onAFile,
     fd_close: (fd) => fd >= 3,
-    __syscall_getdents64: (fd) => fd >= 3,
-    __syscall_openat: (dirfd, path, flags) => (flags & (O_ACCMODE | O_CREAT | O_TRUNC)) === 0,
+    __syscall_getdents64: onAFile,
+    __syscall_fcntl64: (fd) => fd >= 3,
   };
   function guardImports(imports) {
     const seen = new Set();
@@ -503,10 +510,6 @@
         if (typeof folder === 'number') return failed(folder);
         const existing = lookup(folder, components[components.length - 1]);
         if (existing !== null && !FS.isFile(existing.mode)) return failed(notFile(existing));
-        // A reset removes what the host wrote under the writable folders; anything else it cannot undo.
-        if (!writableRoots.includes('/' + components[0]) || components.length < 2 || (existing !== null && pristineNodes.has(existing))) {
-          touch('the host wrote ' + path);
-        }
         // canOwn: the file keeps this buffer instead of a copy.
         FS.writeFile(path, new Uint8ArrayOf(buffer), { canOwn: true });
         return null;
@@ -535,33 +538,53 @@
     function allocate(size) {
       try { return new ArrayBufferOf(size); } catch { return null; }
     }
-    // --- Reset: the writable folders back to their started state --------------------------------
-    const writableRoots = config.writableRoots;
-    let pristineNodes = new Set();
-    function nodesUnder(node, into) {
-      into.add(node);
-      if (FS.isDir(node.mode) && node.contents && typeof node.contents === 'object' && !FS.isMountpoint(node)) {
-        for (const child of Object.values(node.contents)) nodesUnder(child, into);
-      }
-      return into;
+    // --- Reset: the file system's tree back to its started state -----------------------------
+    // Recorded at the start: every node, where it hangs, and what a file operation could change on it.
+    // The started files are made read-only then (nothing writes them later: the host writes only new
+    // files), so their bytes cannot change in place. A reset removes every node added since, puts the
+    // started nodes' times back, and refuses (a new isolate) if a started node was moved, removed,
+    // relinked or had its mode or contents changed.
+    let pristineFiles = new Map();
+    let pristineCwd = '/';
+    function record(node, parentPath) {
+      const path = parentPath === null ? '/' : (parentPath === '/' ? '/' : parentPath + '/') + node.name;
+      const children = FS.isDir(node.mode) && node.contents && typeof node.contents === 'object' && !FS.isMountpoint(node)
+        ? new Map(Object.entries(node.contents)) : null;
+      if (FS.isFile(node.mode)) node.mode &= ~0o222;
+      pristineFiles.set(node, {
+        path, parent: node.parent, name: node.name, mode: node.mode, link: node.link,
+        contents: node.contents, usedBytes: node.usedBytes, children,
+        atime: node.atime, mtime: node.mtime, ctime: node.ctime,
+      });
+      if (children) for (const child of children.values()) record(child, path);
     }
     function markPristineFiles() {
-      pristineNodes = nodesUnder(FS.root, new Set());
+      pristineFiles = new Map();
+      record(FS.root, null);
+      pristineCwd = FS.cwd();
     }
-    // Removes what was written under the writable folders since the start; false if a started node is gone.
-    function restoreWritableFolders() {
-      for (const root of writableRoots) {
-        let node = null;
-        try { node = FS.lookupPath(root, { follow: false }).node; } catch { return false; }
-        if (!pristineNodes.has(node) || !FS.isDir(node.mode)) return false;
-        for (const [name, child] of Object.entries(node.contents)) {
-          if (!pristineNodes.has(child)) removeTree(root + '/' + name, child);
+    // False when a started node changed in a way that is not put back.
+    function restoreFiles() {
+      FS.currentPath = pristineCwd; // first: a folder to remove may be the current one
+      for (const [node, was] of pristineFiles) {
+        if (node.parent !== was.parent || node.name !== was.name || node.mode !== was.mode || node.link !== was.link
+          || node.contents !== (was.children ? node.contents : was.contents) || node.usedBytes !== was.usedBytes) return false;
+        if (was.children) {
+          for (const [name, child] of was.children) if (node.contents[name] !== child) return false;
+          for (const [name, child] of Object.entries(node.contents)) {
+            if (!was.children.has(name)) removeTree(was.path === '/' ? '/' + name : was.path + '/' + name, child);
+          }
         }
+      }
+      for (const [node, was] of pristineFiles) {
+        node.atime = was.atime;
+        node.mtime = was.mtime;
+        node.ctime = was.ctime;
       }
       return true;
     }
     function removeTree(path, node) {
-      if (FS.isDir(node.mode) && !FS.isLink(node.mode)) {
+      if (FS.isDir(node.mode) && !FS.isMountpoint(node) && node.contents && typeof node.contents === 'object') {
         for (const [name, child] of Object.entries(node.contents)) removeTree(path + '/' + name, child);
         FS.rmdir(path);
       } else {
@@ -570,7 +593,7 @@
     }
     return {
       markPristineFiles,
-      restoreWritableFolders,
+      restoreFiles,
       allocate,
       writeFile,
       readFile,
@@ -758,13 +781,20 @@
       };
     }
     function markPristine() {
-      pristine = { wasm: wasmState(), streams: streams().slice() };
+      pristine = { wasm: wasmState(), streams: streams().slice(), flags: streams().slice(0, 3).map((stream) => stream.flags) };
       if (pristine.streams.some((stream, fd) => stream && fd > 2)) touch('a file was open when the start ended', true);
       io.markPristineFiles();
       touched = neverRecycle;
       return exports.memory.buffer;
     }
     function prepareReset() {
+      try {
+        return prepareResetOrSayWhy();
+      } catch (e) {
+        return 'the file system could not be put back (' + (e && e.errno !== undefined ? 'errno ' + e.errno : 'an error') + ')';
+      }
+    }
+    function prepareResetOrSayWhy() {
       if (pristine === null) return 'the sandbox did not finish its start';
       if (touched) return touchedBy;
       if (fatal !== null) return 'the interpreter crashed';
@@ -775,12 +805,12 @@
       }
       const open = streams();
       for (let fd = 0; fd < 3; fd++) {
-        if (open[fd] !== pristine.streams[fd]) return 'a standard stream was closed or replaced';
+        if (open[fd] !== pristine.streams[fd] || open[fd].flags !== pristine.flags[fd]) return 'a standard stream was closed or replaced';
       }
       for (let fd = 3; fd < open.length; fd++) {
         if (open[fd]) Module.FS.close(open[fd]);
       }
-      if (!io.restoreWritableFolders()) return 'a writable folder was removed';
+      if (!io.restoreFiles()) return 'a started file or folder was changed';
       timers.clear();
       return exports.memory.buffer;
     }

@@ -294,7 +294,6 @@ internal sealed partial class PyodideEngine : IDisposable
         config.SetProperty("maxOutputBytes", options.MaxOutputBytes);
         config.SetProperty("allowJsInterop", options.AllowJsInterop);
         config.SetProperty("protocol", SandboxProtocol.ForBootConfig());
-        config.SetProperty("writableRoots", _engine.Evaluate("[" + string.Join(",", SandboxPath.Roots.Select(static r => "'" + r + "'")) + "]"));
         if (Functions is not null)
         {
             config.SetProperty("functions", Functions.Spec);

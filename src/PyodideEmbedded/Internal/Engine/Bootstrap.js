@@ -835,8 +835,8 @@
     // JavaScript on its own. Host calls not listed make none.
     const budgets = [];
     budgets[calls.run] = [1, 1, 2, 2, 1];
-    budgets[calls.stageGlobals] = [1, 1, 2, 2, 0];
-    budgets[calls.finishReset] = [0, 0, 2, 2, 0];
+    budgets[calls.stageGlobals] = [1, 1, 1, 1, 0];
+    budgets[calls.finishReset] = [0, 0, 1, 1, 0];
     const noBudget = [0, 0, 0, 0, 0];
     const before = [0, 0, 0, 0, 0];
     const dispatch = (call, a, b) => {

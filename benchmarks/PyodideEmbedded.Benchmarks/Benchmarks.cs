@@ -224,3 +224,32 @@ public class ThroughputBenchmark
             }
         }));
 }
+
+/// <summary>
+/// A fresh interpreter per run in one isolate: <c>4 + 5</c>, then <see cref="PythonSandbox.ResetAsync"/> (in place), the
+/// whole cycle of a pool's fresh run. Beside it, the run alone in a sandbox that is never reset, and the peers'
+/// way to a fresh interpreter: a new process (<see cref="ColdStartBenchmark"/>, ~3 s).
+/// </summary>
+[FastJob]
+[MedianColumn]
+public class ResetBenchmark
+{
+    private PythonSandbox _sandbox = null!;
+
+    [GlobalSetup]
+    public void Setup() => _sandbox = PythonSandbox.CreateAsync(Workloads.Options).GetAwaiter().GetResult();
+
+    [GlobalCleanup]
+    public void Cleanup() => _sandbox.Dispose();
+
+    [Benchmark(Baseline = true)]
+    public Task<SandboxResult> WarmRunOnly() => _sandbox.RunAsync(Workloads.FourPlusFive);
+
+    [Benchmark]
+    public async Task<SandboxResult> RunThenReset()
+    {
+        var result = await _sandbox.RunAsync(Workloads.FourPlusFive);
+        await _sandbox.ResetAsync();
+        return result;
+    }
+}

@@ -6,8 +6,9 @@ namespace PyodideEmbedded;
 
 /// <summary>
 /// Keeps started sandboxes ready, so that a request gets an interpreter in microseconds instead of
-/// starting one. Two ways to use it: <see cref="RunAsync(string, CancellationToken)"/> runs each piece of code in a fresh sandbox
-/// that is discarded afterwards (nothing survives between runs: the multi-tenant mode), and
+/// starting one. Two ways to use it: <see cref="RunAsync(string, CancellationToken)"/> runs each piece of code in a fresh
+/// interpreter (nothing survives between runs: the multi-tenant mode; the sandbox is reset afterwards, see
+/// <see cref="PythonSandbox.ResetAsync"/>, or discarded when it cannot be reset in place), and
 /// <see cref="RunInSessionAsync(string, string, CancellationToken)"/> keeps one sandbox per session id, with its state, until the session
 /// ends (<see cref="EndSessionAsync"/>) or stays idle for <see cref="SandboxPoolOptions.SessionIdleTimeout"/>.
 /// </summary>
@@ -106,7 +107,8 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
         await filled.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Runs code in a fresh sandbox, which is discarded afterwards.</summary>
+    /// <summary>Runs code in a fresh interpreter: a ready sandbox, reset in place afterwards (or discarded and replaced
+    /// when its code reached further than a reset undoes, see <see cref="PythonSandbox.ResetAsync"/>).</summary>
     /// <param name="code">Python source.</param>
     /// <param name="cancellationToken">Cancels the wait for a sandbox, or stops the run (see <see cref="PythonSandbox.RunAsync(string, CancellationToken)"/>).</param>
     /// <returns>The run's result, as from <see cref="PythonSandbox.RunAsync(string, CancellationToken)"/>.</returns>

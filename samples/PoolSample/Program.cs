@@ -10,7 +10,7 @@ await using var pool = new SandboxPool(new SandboxPoolOptions
 });
 await pool.WarmUpAsync();                                      // optional: start filling now, wait until two are ready
 
-// Multi-tenant: every run gets a fresh sandbox, discarded afterwards.
+// Multi-tenant: every run gets a fresh interpreter (the sandbox is reset after it).
 var result = await pool.RunAsync("secret = 42\nsecret");
 Console.WriteLine(result.Value);                               // 42
 result = await pool.RunAsync("'secret' in globals()");

@@ -7,7 +7,7 @@ builder.Services.AddHealthChecks().AddPythonSandboxPool();
 var app = builder.Build();
 app.MapHealthChecks("/health");
 
-// POST /run {"code": "4 + 5"} -> {"value": 9, ...}: each request in a fresh sandbox, discarded afterwards.
+// POST /run {"code": "4 + 5"} -> {"value": 9, ...}: each request in a fresh interpreter (the pool resets its sandbox afterwards).
 app.MapPost("/run", async (RunRequest request, SandboxPool pool, CancellationToken cancellationToken) =>
 {
     var result = await pool.RunAsync(request.Code, cancellationToken);

@@ -25,7 +25,7 @@ public static class PythonTool
     /// <summary>The default cap on the result the model receives, in characters.</summary>
     public const int DefaultMaxResultChars = 16 * 1024;
 
-    /// <summary>A tool that runs each call in a fresh sandbox, discarded afterwards: nothing survives between calls.</summary>
+    /// <summary>A tool that runs each call in a fresh interpreter (the pool resets its sandbox afterwards): nothing survives between calls.</summary>
     /// <param name="pool">Where the sandboxes come from (see <see cref="SandboxPool.RunAsync(string, RunInputs?, CancellationToken)"/>).</param>
     /// <param name="maxResultChars">Cap on the result the model receives: output and tracebacks are cut to fit.
     /// Between 1,024 and 1,048,576; default <see cref="DefaultMaxResultChars"/>.</param>

@@ -118,7 +118,7 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public Task<SandboxResult> RunAsync(string code, CancellationToken cancellationToken = default) => RunAsync(code, null, cancellationToken);
 
-    /// <summary>Runs code with data (globals, files in and out) in a fresh sandbox, which is discarded afterwards.</summary>
+    /// <summary>Runs code with data (globals, files in and out) in a fresh interpreter, as <see cref="RunAsync(string, CancellationToken)"/> does.</summary>
     /// <param name="code">Python source.</param>
     /// <param name="inputs">The data, as for <see cref="PythonSandbox.RunAsync(string, RunInputs?, CancellationToken)"/>; <see langword="null"/> for none.</param>
     /// <param name="cancellationToken">Cancels the wait for a sandbox, or stops the run.</param>

@@ -15,6 +15,7 @@ public sealed class ResetBudgetTests(SharedSandbox shared) : IClassFixture<Share
         { "imports of the standard library", "import json, re, decimal, statistics, datetime, hashlib, zlib, sqlite3\njson.dumps([1])" },
         { "files written, read, listed, removed", "import os, tempfile\nos.makedirs('/tmp/a/b', exist_ok=True)\nopen('/tmp/a/b/c', 'w').write('x')\nos.listdir('/tmp/a/b'), tempfile.mkstemp()" },
         { "time and randomness", "import time, random, os, uuid\ntime.sleep(0.01)\ntime.localtime(), random.random(), os.urandom(4), uuid.uuid4()" },
+        { "the stateless devices", "open('/dev/null', 'w').write('x')\nopen('/dev/urandom', 'rb').read(4)" },
         { "a deep recursion error", "def f(n): return f(n + 1)\nf(0)" },
     };
 

@@ -352,11 +352,13 @@
     _python2js_ascii: 4, _python2js_ucs1: 4, _python2js_ucs2: 4, _python2js_ucs4: 4,
   };
   const glueCalls = [0, 0, 0, 0, 0];
-  // A stream on a regular file or a folder, opened by the code (descriptor 3 up): never a terminal or a device.
+  // A stream on a regular file or a folder, opened by the code (descriptor 3 up), or on one of the stateless
+  // devices (/dev/null, /dev/random, /dev/urandom): never a terminal.
+  let statelessDevices = [];
   function onAFile(fd) {
     if (fs === null || !(fd >= 3)) return false;
     const stream = fs.getStream(fd);
-    return !!stream && (fs.isFile(stream.node.mode) || fs.isDir(stream.node.mode));
+    return !!stream && (fs.isFile(stream.node.mode) || fs.isDir(stream.node.mode) || statelessDevices.includes(stream.node));
   }
   const checked = {
     fd_write: (fd) => fd === 1 || fd === 2 || onAFile(fd), // 1 and 2: the run's output sinks, emptied at each run
@@ -605,6 +607,7 @@
 
   function start(pyodide) {
     fs = pyodide.FS;
+    statelessDevices = ['/dev/null', '/dev/random', '/dev/urandom'].map((path) => fs.lookupPath(path).node);
     pyodide.setStdout({ write: stdout.write, isatty: false });
     pyodide.setStderr({ write: stderr.write, isatty: false });
 

@@ -314,11 +314,11 @@
   }
 
   // --- Recycling (PythonSandbox.ResetAsync): did anything reach past what a reset restores? ------
-  // A reset restores Python's memory, the file system's writable folders and this file's per-run state; it
-  // cannot restore the rest of the realm (Pyodide's JavaScript objects, the function table, the realm's
+  // A reset restores Python's memory, the file system's tree and this file's per-run state; it cannot
+  // restore the rest of the realm (Pyodide's JavaScript objects, the function table, the realm's
   // globals). WebAssembly reaches the realm only through its imports, so every import call is watched
   // from the boot on: the ones below touch nothing a reset does not put back, whatever their arguments
-  // (clocks, entropy, the interrupt check, memory growth, output, files: see `fileState`); the runner's
+  // (clocks, entropy, the interrupt check, memory growth, output, files: see `restoreFiles`); the runner's
   // own crossings (its arguments in, its result out) have a fixed budget per host call; any other call
   // (the `js` module, ctypes, asyncio's event loop, host functions, stdin, loading a library, chmod)
   // marks the sandbox `touched`, and its reset then starts a new isolate instead. SECURITY.md says what
@@ -568,6 +568,16 @@
     // False when a started node changed in a way that is not put back.
     function restoreFiles() {
       FS.currentPath = pristineCwd; // first: a folder to remove may be the current one
+      // What the code made may have no write permission (os.mkdir(path, 0)): removed all the same.
+      const ignoring = FS.ignorePermissions;
+      FS.ignorePermissions = true;
+      try {
+        return restoreTree();
+      } finally {
+        FS.ignorePermissions = ignoring;
+      }
+    }
+    function restoreTree() {
       for (const [node, was] of pristineFiles) {
         if (node.parent !== was.parent || node.name !== was.name || node.mode !== was.mode || node.link !== was.link
           || node.contents !== (was.children ? node.contents : was.contents) || node.usedBytes !== was.usedBytes) return false;

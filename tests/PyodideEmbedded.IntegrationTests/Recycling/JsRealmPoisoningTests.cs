@@ -145,4 +145,16 @@ public sealed class JsRealmPoisoningTests(InteropRecyclingFixture fixture) : ICl
         import js, builtins, json
         [hasattr(builtins, 'EVIL_A'), json.dumps([1]), 'secret_a' in globals(), str(js.eval('typeof pyCallbackA'))]
         """);
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task AfterANewIsolate_APurePythonTenant_IsResetInPlaceAgain()
+    {
+        // What marked A's isolate touched does not carry over to the new one.
+        await Tenant.CleanAsync();
+        await Tenant.PoisonAsync("import js\njs.globalThis.evilA = 1");
+        await Tenant.ResetAsync(ResetPath.NewIsolate);
+        await Tenant.PoisonAsync("secret_b = 1");
+        await Tenant.ResetAsync(ResetPath.InPlace);
+        Same.Json("[false,false]", await Tenant.ValueAsync("import js\n['secret_b' in globals(), str(js.eval('typeof evilA')) != 'undefined']"));
+    }
 }

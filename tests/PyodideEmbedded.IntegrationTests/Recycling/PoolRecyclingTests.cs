@@ -1,3 +1,6 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+
 namespace PyodideEmbedded.IntegrationTests.Recycling;
 
 /// <summary>The pool's fresh runs recycle their sandbox in place; each run still sees none of the runs before it.</summary>
@@ -47,5 +50,33 @@ public sealed class PoolRecyclingTests
         // after the probe (which crossed into JavaScript too), so it has never been reset in place.
         await using var sandbox = await pool.TakeAsync();
         Assert.Equal((0, 0), RecyclingSandbox.ResetsOf(sandbox));
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task FreshRunCancelledByTheCaller_IsRecycledInPlace_AndTheNextRunIsClean()
+    {
+        using var logs = new FakeLoggerProvider();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Debug));
+        var sandboxOptions = TestOptions.Default with { InterruptGracePeriod = TimeSpan.FromSeconds(2), LoggerFactory = factory };
+        await using var pool = new SandboxPool(Options() with { Sandbox = sandboxOptions });
+        await pool.WarmUpAsync(); // so the cancellation stops the run, not the wait for a sandbox to start
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        string outcome;
+        try
+        {
+            var stopped = await pool.RunAsync("import builtins\nsecret_a = 1\nbuiltins.EVIL_A = 1\nwhile True: pass", cancel.Token);
+            outcome = $"result: lost={stopped.SandboxLost} {stopped.Error?.Summary}";
+        }
+        catch (OperationCanceledException e)
+        {
+            // Either way of reporting the stop is fine for the caller; what matters is the next run.
+            outcome = "threw " + e.GetType().Name;
+        }
+
+        var next = await pool.RunAsync("import builtins\n['secret_a' in globals(), hasattr(builtins, 'EVIL_A')]");
+        Same.Json("[false,false]", next.Value!.Value);
+        await using var sandbox = await pool.TakeAsync();
+        var refusals = string.Join("; ", logs.Collector.GetSnapshot().Where(r => r.Id.Name is "ResetInPlaceRefused" or "SandboxReset").Select(r => r.Message));
+        Assert.True(RecyclingSandbox.ResetsOf(sandbox) == (2, 0), $"The cancelled run's sandbox was not recycled ({outcome}); resets {RecyclingSandbox.ResetsOf(sandbox)}; log: {refusals}");
     }
 }

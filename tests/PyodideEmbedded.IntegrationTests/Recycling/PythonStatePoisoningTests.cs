@@ -213,6 +213,67 @@ public sealed class PythonStatePoisoningTests(DefaultRecyclingFixture fixture) :
         "import gc\n[gc.get_freeze_count(), gc.isenabled(), list(gc.get_threshold()), gc.get_debug(), len(gc.garbage)]");
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public Task SignalHandlersAndFaulthandler_AreAsStarted() => AssertResetUndoesAsync(
+        """
+        import signal, faulthandler
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, lambda *a: None)
+        faulthandler.enable()
+        """,
+        "import signal, faulthandler\n[str(signal.getsignal(signal.SIGINT)), str(signal.getsignal(signal.SIGTERM)), faulthandler.is_enabled()]");
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public Task InterpreterWideRegistries_WarningsCodecsDecimalLocaleAsyncgen_AreAsStarted() => AssertResetUndoesAsync(
+        """
+        import warnings, codecs, decimal, locale, sys, copyreg, encodings
+        warnings.simplefilter('error')
+        def search(name):
+            if name == 'utf_8_evil':
+                return codecs.lookup('rot13')
+        codecs.register(search)
+        decimal.getcontext().prec = 3
+        locale.setlocale(locale.LC_ALL, 'C')
+        sys.set_asyncgen_hooks(firstiter=lambda g: None, finalizer=lambda g: None)
+        copyreg.dispatch_table[complex] = lambda c: (complex, (0, 0))
+        encodings._cache['utf-8'] = codecs.lookup('rot13')
+        """,
+        """
+        import warnings, codecs, decimal, locale, sys, copyreg, encodings, pickle
+        def evil_codec():
+            try:
+                codecs.lookup('utf_8_evil')
+                return True
+            except LookupError:
+                return False
+        [len(warnings.filters), evil_codec(), decimal.getcontext().prec, locale.setlocale(locale.LC_ALL),
+         sys.get_asyncgen_hooks().firstiter is None, complex in copyreg.dispatch_table, 'é'.encode('utf-8').decode('utf-8'),
+         pickle.loads(pickle.dumps(1 + 2j)) == 1 + 2j]
+        """);
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public Task SuspendedGeneratorsAndCoroutines_WithFinallyBlocks_NeverResumeForTenantB() => AssertResetUndoesAsync(
+        """
+        import sys, builtins
+        def gen():
+            try:
+                yield 1
+                yield 2
+            finally:
+                sys.__stderr__.write('TENANT-A generator finally\n')
+                builtins.GEN_CLOSED_BY_A = 1
+        kept_gen = gen()
+        next(kept_gen)
+        async def coro():
+            try:
+                await __import__('types').coroutine(lambda: (yield))()
+            finally:
+                sys.__stderr__.write('TENANT-A coroutine finally\n')
+        kept_coro = coro()
+        kept_coro.send(None)
+        """,
+        "import gc, builtins\ngc.collect()\nhasattr(builtins, 'GEN_CLOSED_BY_A')");
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
     public Task InternedStrings_AreForgotten()
     {
         // sys.intern returns the first string interned with a value: if A's is still in the table, B gets A's object.

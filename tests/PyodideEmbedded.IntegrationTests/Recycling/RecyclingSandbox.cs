@@ -5,13 +5,6 @@ using Microsoft.Extensions.Logging.Testing;
 
 namespace PyodideEmbedded.IntegrationTests.Recycling;
 
-/// <summary>Which way <see cref="PythonSandbox.ResetAsync"/> went.</summary>
-public enum ResetPath
-{
-    InPlace,
-    NewIsolate,
-}
-
 /// <summary>
 /// A sandbox for the recycling corpus, with the log that says why a reset could not be done in place (so a failed
 /// path assertion names what tenant A reached).
@@ -91,38 +84,4 @@ public sealed class RecyclingSandbox : IAsyncDisposable
         _factory.Dispose();
         _logs.Dispose();
     }
-}
-
-/// <summary>Helpers to compare what tenant B sees with what a clean sandbox sees.</summary>
-internal static class Same
-{
-    public static void Json(JsonElement expected, JsonElement actual, string what) =>
-        Assert.True(JsonElement.DeepEquals(expected, actual), $"{what}: tenant B sees {actual.GetRawText()}, a clean sandbox {expected.GetRawText()}");
-
-    /// <summary>The value equals the JSON text (spacing aside).</summary>
-    public static void Json(string expected, JsonElement actual)
-    {
-        using var document = JsonDocument.Parse(expected);
-        Assert.True(JsonElement.DeepEquals(document.RootElement, actual), $"Expected {expected}, got {actual.GetRawText()}");
-    }
-}
-
-/// <summary>One recycling sandbox with the default options (no JS interop), shared by a test class.</summary>
-public sealed class DefaultRecyclingFixture : IAsyncLifetime
-{
-    public RecyclingSandbox Tenant { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Tenant = await RecyclingSandbox.CreateAsync(TestOptions.Default);
-
-    public async Task DisposeAsync() => await Tenant.DisposeAsync();
-}
-
-/// <summary>One recycling sandbox with JS interop on (the widest reach), shared by a test class.</summary>
-public sealed class InteropRecyclingFixture : IAsyncLifetime
-{
-    public RecyclingSandbox Tenant { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Tenant = await RecyclingSandbox.CreateAsync(TestOptions.Default with { AllowJsInterop = true });
-
-    public async Task DisposeAsync() => await Tenant.DisposeAsync();
 }

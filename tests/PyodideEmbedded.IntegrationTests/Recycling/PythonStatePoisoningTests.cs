@@ -274,6 +274,20 @@ public sealed class PythonStatePoisoningTests(DefaultRecyclingFixture fixture) :
         "import gc, builtins\ngc.collect()\nhasattr(builtins, 'GEN_CLOSED_BY_A')");
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task StandardDescriptorsClosedOrReplaced_AreRestored_OnANewIsolate()
+    {
+        // fds 0-2 belong to the start: closing or replacing one reaches past the reset (new isolate).
+        await Tenant.CleanAsync();
+        await Tenant.PoisonAsync("import os\nos.close(0)\nfd = os.open('/lib/python314.zip', os.O_RDONLY)\nos.dup2(fd, 2)");
+        await Tenant.ResetAsync(ResetPath.NewIsolate);
+
+        var b = await Tenant.Sandbox.RunAsync("import os, sys\nos.fstat(0)\nsys.stderr.write('err-b')\nsys.stderr.flush()\nprint('out-b', end='')");
+        Assert.True(b.Succeeded, b.Error?.Summary);
+        Assert.Equal("out-b", b.Stdout);
+        Assert.Equal("err-b", b.Stderr);
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
     public Task InternedStrings_AreForgotten()
     {
         // sys.intern returns the first string interned with a value: if A's is still in the table, B gets A's object.

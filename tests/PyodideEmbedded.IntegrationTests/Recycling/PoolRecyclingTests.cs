@@ -33,6 +33,8 @@ public sealed class PoolRecyclingTests
         // Behaviour: the one sandbox the pool holds is the one that served all 20 runs, reset in place after each.
         await using var sandbox = await pool.TakeAsync();
         Assert.Equal((20, 0), RecyclingSandbox.ResetsOf(sandbox));
+        var taken = await sandbox.RunAsync(Run, new RunInputs { Globals = new Dictionary<string, object?> { ["i"] = 20 } });
+        Assert.True(taken.Value!.Value.GetArrayLength() == 0, $"The taken sandbox saw an earlier run: {taken.Value.Value.GetRawText()}");
     }
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]
@@ -78,5 +80,17 @@ public sealed class PoolRecyclingTests
         await using var sandbox = await pool.TakeAsync();
         var refusals = string.Join("; ", logs.Collector.GetSnapshot().Where(r => r.Id.Name is "ResetInPlaceRefused" or "SandboxReset").Select(r => r.Message));
         Assert.True(RecyclingSandbox.ResetsOf(sandbox) == (2, 0), $"The cancelled run's sandbox was not recycled ({outcome}); resets {RecyclingSandbox.ResetsOf(sandbox)}; log: {refusals}");
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task FreshRunStoppedHard_IsDiscarded_AndTheNextRunIsClean()
+    {
+        await using var pool = new SandboxPool(Options() with { Sandbox = TestOptions.Default with { Timeout = TimeSpan.FromMilliseconds(500) } });
+        var a = await pool.RunAsync("import builtins\nbuiltins.EVIL_A = 1\nwhile True:\n    try:\n        while True: pass\n    except KeyboardInterrupt:\n        pass");
+        Assert.True(a.SandboxLost, a.Error?.Summary);
+
+        var next = await pool.RunAsync("import builtins\nhasattr(builtins, 'EVIL_A')");
+        Assert.True(next.Succeeded, next.Error?.Summary);
+        Assert.False(next.Value!.Value.GetBoolean());
     }
 }

@@ -22,7 +22,36 @@ public sealed class RecyclingAfterLimitTests
         Assert.False(a.SandboxLost);
 
         await tenant.ResetAsync(ResetPath.InPlace);
-        Same.Json(CleanProbe, (await tenant.ValueAsync(Probe)));
+        Same.Json(CleanProbe, await tenant.ValueAsync(Probe));
+        // No stop left pending from A's time-out: B's longer run is not interrupted.
+        Assert.True((await tenant.Sandbox.RunAsync("sum(range(3_000_000))", new RunInputs { Timeout = TimeSpan.FromSeconds(20) })).Succeeded);
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task AfterTenantAIgnoredSigint_TenantBIsStillStoppedSoftly()
+    {
+        // The soft stop is a SIGINT inside Python: A's handler (in Python's memory) must not survive the reset.
+        await using var tenant = await RecyclingSandbox.CreateAsync(TestOptions.Default with { InterruptGracePeriod = TimeSpan.FromSeconds(2) });
+        await tenant.PoisonAsync("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)");
+        await tenant.ResetAsync(ResetPath.InPlace);
+
+        var b = await tenant.Sandbox.RunAsync("while True: pass", new RunInputs { Timeout = TimeSpan.FromMilliseconds(300) });
+        Assert.True(b.TimedOut, b.Error?.Summary);
+        Assert.False(b.SandboxLost, "B's run needed a hard stop: A's SIGINT handler survived the reset");
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task AfterOutputPastTheCap_ResetIsInPlace_AndTenantBsOutputIsItsOwn()
+    {
+        await using var tenant = await RecyclingSandbox.CreateAsync(TestOptions.Default with { MaxOutputBytes = 4096 });
+        var a = await tenant.Sandbox.RunAsync(Poison + "import sys\nprint('A' * 10000)\nsys.stderr.write('A' * 10000)\nprint('TENANT-A', end='')");
+        Assert.False(a.SandboxLost);
+
+        await tenant.ResetAsync(ResetPath.InPlace);
+        var b = await tenant.Sandbox.RunAsync("print('b', end='')\n" + Probe);
+        Same.Json(CleanProbe, b.Value!.Value);
+        Assert.Equal("b", b.Stdout);
+        Assert.Equal("", b.Stderr);
     }
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]
@@ -35,13 +64,13 @@ public sealed class RecyclingAfterLimitTests
         Assert.False(a.SandboxLost);
 
         await tenant.ResetAsync(ResetPath.InPlace);
-        Same.Json(CleanProbe, (await tenant.ValueAsync(Probe)));
+        Same.Json(CleanProbe, await tenant.ValueAsync(Probe));
         // The pages A grew were dropped: B can allocate most of the cap again, and hit the same MemoryError.
         Assert.Equal(150 << 20, (await tenant.ValueAsync("len(bytearray(150 << 20))")).GetInt32());
         var again = await tenant.Sandbox.RunAsync("chunks = []\nwhile True: chunks.append(bytearray(1 << 20))");
         Assert.Equal("MemoryError", again.Error?.TypeName);
         await tenant.ResetAsync(ResetPath.InPlace);
-        Same.Json(CleanProbe, (await tenant.ValueAsync(Probe)));
+        Same.Json(CleanProbe, await tenant.ValueAsync(Probe));
     }
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]
@@ -56,10 +85,10 @@ public sealed class RecyclingAfterLimitTests
         Assert.True(tenant.Sandbox.IsFaulted);
 
         await tenant.ResetAsync(ResetPath.NewIsolate);
-        Same.Json(CleanProbe, (await tenant.ValueAsync(Probe)));
+        Same.Json(CleanProbe, await tenant.ValueAsync(Probe));
         // And the new isolate recycles in place like any other.
         await tenant.PoisonAsync(Poison);
         await tenant.ResetAsync(ResetPath.InPlace);
-        Same.Json(CleanProbe, (await tenant.ValueAsync(Probe)));
+        Same.Json(CleanProbe, await tenant.ValueAsync(Probe));
     }
 }

@@ -334,6 +334,7 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
     private async Task FinishStartAsync(List<Wheel> wheels, CancellationToken cancellationToken)
     {
         await InstallAtStartAsync(wheels, cancellationToken).ConfigureAwait(false);
+        _packages.MarkStarted();
         var engine = _supervisor.Engine;
         await _supervisor.Thread.RunAsync(() =>
         {
@@ -362,6 +363,21 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
     public async Task ResetAsync(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        try
+        {
+            await ResetExclusiveAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Whether the reset had begun or not, the caller asked for a clean sandbox and did not get one: the next
+            // run must not find the last tenant's state (ResetAsync again starts a new isolate).
+            _supervisor.Fault("a reset was cancelled");
+            throw;
+        }
+    }
+
+    private async Task ResetExclusiveAsync(CancellationToken cancellationToken)
+    {
         await ExclusiveAsync(
             async () =>
             {
@@ -428,6 +444,7 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
             return false;
         }
 
+        _packages.Reset(inPlace: true);
         Interlocked.Increment(ref _resetsInPlace);
         _telemetry.SandboxReset("in_place", Stopwatch.GetElapsedTime(started));
         return true;
@@ -441,6 +458,7 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         _supervisor.Fault("the sandbox is being reset");
         var (engine, thread, wheels) = await StartEngineAsync(_options, _telemetry, cancellationToken).ConfigureAwait(false);
         _supervisor.Replace(engine, thread);
+        _packages.Reset(inPlace: false);
         try
         {
             await FinishStartAsync(wheels, cancellationToken).ConfigureAwait(false);

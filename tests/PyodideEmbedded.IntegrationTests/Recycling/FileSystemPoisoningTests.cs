@@ -3,9 +3,9 @@ using System.Text;
 namespace PyodideEmbedded.IntegrationTests.Recycling;
 
 /// <summary>
-/// Tenant A changes the file system. Files the HOST wrote (RunInputs.Files) are removed by an in-place reset;
-/// anything the CODE writes, links, re-permissions or changes directory to is past what the reset undoes in place,
-/// so those resets must take a new isolate. Either way tenant B finds nothing.
+/// Tenant A changes the file system. What the host wrote (RunInputs.Files) and what the code wrote, linked, made or
+/// changed directory to are undone by an in-place reset (the started files are read-only; everything added is
+/// removed); permission changes reach past it, so those resets take a new isolate. Either way tenant B finds nothing.
 /// </summary>
 public sealed class FileSystemPoisoningTests(DefaultRecyclingFixture fixture) : IClassFixture<DefaultRecyclingFixture>
 {
@@ -43,7 +43,7 @@ public sealed class FileSystemPoisoningTests(DefaultRecyclingFixture fixture) : 
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]
     public Task FilesWrittenByCode_InEveryWritableFolderAndLib_AreGone() => AssertResetUndoesAsync(
-        // Opening for writing reaches past the reset: new isolate.
+        // Files written anywhere (where the code may: not over the read-only standard library) are removed: in place.
         $$"""
         import os
         for p in ['/data/a.txt', '/out/b.txt', '/tmp/c.txt', '/home/pyodide/d.txt']:
@@ -58,7 +58,7 @@ public sealed class FileSystemPoisoningTests(DefaultRecyclingFixture fixture) : 
             except OSError:
                 pass
         """,
-        ResetPath.NewIsolate);
+        ResetPath.InPlace);
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]
     public async Task ModuleWrittenIntoSitePackages_IsNotImportableByTenantB()
@@ -73,7 +73,7 @@ public sealed class FileSystemPoisoningTests(DefaultRecyclingFixture fixture) : 
             importlib.invalidate_caches()
             import evil_a
             """);
-        await Tenant.ResetAsync(ResetPath.NewIsolate);
+        await Tenant.ResetAsync(ResetPath.InPlace);
 
         var b = await Tenant.ValueAsync("""
             import importlib.util
@@ -84,9 +84,9 @@ public sealed class FileSystemPoisoningTests(DefaultRecyclingFixture fixture) : 
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]
     public Task Symlinks_AreGone() => AssertResetUndoesAsync(
-        // symlink is a file system change the reset does not undo in place: new isolate.
+        // Links are nodes like any other: removed in place.
         $"import os\nos.symlink('{Zip}', '/tmp/link')\ntry:\n    os.symlink('/tmp', '/lib/evil_link')\nexcept OSError:\n    pass",
-        ResetPath.NewIsolate);
+        ResetPath.InPlace);
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]
     public Task PermissionChanges_AreUndone() => AssertResetUndoesAsync(
@@ -96,9 +96,9 @@ public sealed class FileSystemPoisoningTests(DefaultRecyclingFixture fixture) : 
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]
     public Task WorkingFolder_IsAsStarted() => AssertResetUndoesAsync(
-        // chdir is outside the watched-harmless set: new isolate.
+        // The reset returns to the started folder: in place.
         "import os\nos.chdir('/tmp')",
-        ResetPath.NewIsolate);
+        ResetPath.InPlace);
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]
     public Task FilesWrittenByTheHost_UnderData_AreRemovedInPlace() => AssertResetUndoesAsync(
@@ -127,10 +127,7 @@ public sealed class FileSystemPoisoningTests(DefaultRecyclingFixture fixture) : 
     public Task FilesWrittenByTheHost_InAWritableFolder_AreGoneAndTheirDescriptorsClosed(string first, string second) =>
         AssertHostFilesRemovedInPlaceAsync(first, second);
 
-    // PRODUCT BUG: Bootstrap.js writeFile tests `writableRoots.includes('/' + components[0])`, i.e. '/home', which
-    // is never a root ('/home/pyodide' is): every host write under /home/pyodide marks the sandbox touched, and the
-    // reset takes a new isolate ("the host wrote /home/pyodide/h1.txt"). Still clean, but not in place.
-    [Theory(Timeout = TestOptions.TestTimeoutMs, Skip = "Product bug: host writes under /home/pyodide force a new isolate (root check compares '/home', not '/home/pyodide')")]
+    [Theory(Timeout = TestOptions.TestTimeoutMs)]
     [InlineData("/home/pyodide/h1.txt", "/home/pyodide/sub/h2.txt")]
     public Task FilesWrittenByTheHost_InTheHomeFolder_AreGoneInPlace(string first, string second) =>
         AssertHostFilesRemovedInPlaceAsync(first, second);

@@ -35,23 +35,18 @@ public sealed class PackagePoisoningTests : IDisposable
         Same.Json(clean, await tenant.ValueAsync(Probe), "the start's package after an in-place reset");
     }
 
-    // PRODUCT BUG: ResetOnNewIsolateAsync reinstalls SandboxOptions.Packages through the sandbox's PackageInstaller,
-    // whose _installed map still lists them from the first isolate, so InstallAsync returns at once and the new
-    // isolate has none of them: B gets "ModuleNotFoundError: No module named 'greet'".
-    [Fact(Timeout = TestOptions.TestTimeoutMs, Skip = "Product bug: after a reset onto a new isolate, SandboxOptions.Packages are not reinstalled (PackageInstaller._installed is not cleared)")]
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
     public async Task StartPackages_AreThereAfterAResetOntoANewIsolate()
     {
         await using var tenant = await StartAsync();
         var clean = await tenant.ValueAsync(Probe);
 
-        await tenant.PoisonAsync("import os\nos.chdir('/tmp')"); // any reach past the reset will do
+        await tenant.PoisonAsync("import os\nos.chmod('/tmp', 0o700)"); // any reach past the reset will do
         await tenant.ResetAsync(ResetPath.NewIsolate);
         Same.Json(clean, await tenant.ValueAsync(Probe), "after a reset onto a new isolate");
     }
 
-    // PRODUCT BUG (same cause): the package installed after the start is gone after the reset, as documented, but
-    // the installer still lists it, so installing it again does nothing and the import fails.
-    [Fact(Timeout = TestOptions.TestTimeoutMs, Skip = "Product bug: after a reset onto a new isolate, InstallPackageAsync thinks packages of the old isolate are installed and does nothing")]
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
     public async Task PackageInstalledAfterTheStart_IsGoneAfterTheReset_AndCanBeInstalledAgain()
     {
         await using var tenant = await StartAsync();

@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
@@ -31,13 +30,8 @@ public sealed class RecyclingSandbox : IAsyncDisposable
         return new RecyclingSandbox(sandbox, logs, factory);
     }
 
-    /// <summary>The sandbox's internal reset counters (read by reflection: internals are not visible to this project).</summary>
-    public static (int InPlace, int NewIsolate) ResetsOf(PythonSandbox sandbox)
-    {
-        var property = typeof(PythonSandbox).GetProperty("Resets", BindingFlags.Instance | BindingFlags.NonPublic)
-            ?? throw new InvalidOperationException("PythonSandbox.Resets is gone");
-        return ((int, int))property.GetValue(sandbox)!;
-    }
+    /// <summary>The sandbox's internal reset counters.</summary>
+    public static (int InPlace, int NewIsolate) ResetsOf(PythonSandbox sandbox) => sandbox.Resets;
 
     public (int InPlace, int NewIsolate) Resets => ResetsOf(Sandbox);
 

@@ -514,6 +514,7 @@
         if (existing !== null && !FS.isFile(existing.mode)) return failed(notFile(existing));
         // canOwn: the file keeps this buffer instead of a copy.
         FS.writeFile(path, new Uint8ArrayOf(buffer), { canOwn: true });
+        hostBytesWritten += buffer.byteLength;
         return null;
       } catch (e) {
         return failure(e);
@@ -548,6 +549,11 @@
     // relinked or had its mode or contents changed.
     let pristineFiles = new Map();
     let pristineCwd = '/';
+    // The isolate's ArrayBuffer limit keeps counting the buffers of files the host wrote after those files are
+    // removed (not found why: buffers made in the realm are freed), so an isolate takes only so much of them
+    // over its life before a reset replaces it instead.
+    let hostBytesWritten = 0;
+    const hostBytesTooMany = () => hostBytesWritten > config.maxHostFileBytesPerIsolate;
     function record(node, parentPath) {
       const path = parentPath === null ? '/' : (parentPath === '/' ? '/' : parentPath + '/') + node.name;
       const children = FS.isDir(node.mode) && node.contents && typeof node.contents === 'object' && !FS.isMountpoint(node)
@@ -606,6 +612,7 @@
     return {
       markPristineFiles,
       restoreFiles,
+      hostBytesTooMany,
       allocate,
       writeFile,
       readFile,
@@ -812,6 +819,7 @@
       if (touched) return touchedBy;
       if (fatal !== null) return 'the interpreter crashed';
       if (pending !== null) return 'a run is still awaiting';
+      if (io.hostBytesTooMany()) return 'the host wrote too many bytes of files into this isolate';
       const now = wasmState();
       for (const key of Object.keys(now)) {
         if (now[key] !== pristine.wasm[key]) return 'the WebAssembly state changed (' + key + ')';

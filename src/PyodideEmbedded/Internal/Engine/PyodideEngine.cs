@@ -292,6 +292,7 @@ internal sealed partial class PyodideEngine : IDisposable
 
         var config = _engine.Evaluate("({})") as ScriptObject ?? throw new InvalidOperationException("V8 returned no object.");
         config.SetProperty("maxOutputBytes", options.MaxOutputBytes);
+        config.SetProperty("maxHostFileBytesPerIsolate", (double)(options.JsHeapLimitBytes / 4));
         config.SetProperty("allowJsInterop", options.AllowJsInterop);
         config.SetProperty("protocol", SandboxProtocol.ForBootConfig());
         if (Functions is not null)

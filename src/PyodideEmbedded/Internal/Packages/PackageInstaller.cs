@@ -6,8 +6,25 @@ namespace PyodideEmbedded.Internal;
 /// </summary>
 internal sealed class PackageInstaller(RunSupervisor supervisor, SandboxOptions options)
 {
-    // Installed packages: normalized name -> wheel file.
+    // Installed packages: normalized name -> wheel file; and those of the started state, which a reset returns to.
     private readonly Dictionary<string, string> _installed = new(StringComparer.Ordinal);
+    private Dictionary<string, string> _started = new(StringComparer.Ordinal);
+
+    /// <summary>What is installed now is what the started state has (a reset in place returns to it).</summary>
+    public void MarkStarted() => _started = new(_installed, StringComparer.Ordinal);
+
+    /// <summary>After a reset: in place, the started packages are installed again; on a new isolate, none yet.</summary>
+    public void Reset(bool inPlace)
+    {
+        _installed.Clear();
+        if (inPlace)
+        {
+            foreach (var (name, file) in _started)
+            {
+                _installed[name] = file;
+            }
+        }
+    }
 
     /// <summary>The wheels for the names, checked against the manifest and the file limit.</summary>
     /// <exception cref="ArgumentException">No such package, several versions, not pure Python, or too large.</exception>

@@ -349,12 +349,12 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
     /// patched modules, random state). Also brings back a faulted sandbox.
     /// </summary>
     /// <remarks>
-    /// <para>Usually done in place, in about a millisecond: the isolate is kept, and the memory, the file system's
-    /// writable folders and the interpreter's state are put back as they were at the start. When the code reached
-    /// further than that can undo (the <c>js</c> module, <c>ctypes</c>, an <c>await</c> on the event loop, host
-    /// functions, a file written outside the writable folders, a package installed after the start), or the sandbox
-    /// faulted, the isolate is replaced by a new one instead, which takes as long as
-    /// <see cref="CreateAsync"/>. Either way the result is the same; see SECURITY.md.</para>
+    /// <para>Usually done in place, in a few milliseconds: the isolate is kept, and its memory, its files and the
+    /// interpreter's state are put back as they were at the start (files written since are removed; the started files
+    /// are read-only). When the code reached further than that can undo (the <c>js</c> module, <c>ctypes</c>, an
+    /// <c>await</c> on the event loop, host functions, stdin, <c>chmod</c>, a package installed after the start), or
+    /// the sandbox faulted, the isolate is replaced by a new one instead, which takes as long as
+    /// <see cref="CreateAsync"/>. Either way the result is the same; see SECURITY.md. In place needs Linux.</para>
     /// </remarks>
     /// <param name="cancellationToken">Cancels the reset; the sandbox is then faulted (its state is not known to be clean).</param>
     /// <exception cref="ObjectDisposedException">The sandbox was disposed.</exception>

@@ -157,20 +157,39 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
         }
         finally
         {
-            // Reset in place (about a millisecond) and ready again; a sandbox whose code reached further than a
-            // reset undoes is discarded, and its place refilled with a new isolate.
-            var resetStarted = Stopwatch.GetTimestamp();
-            if (Volatile.Read(ref _disposed) == 0 && await sandbox.TryRecycleAsync().ConfigureAwait(false))
+            // After the caller has its result: counted as a call of its own, so that disposing the pool waits for it.
+            if (TryBeginCall())
             {
-                _ready.Writer.TryWrite(sandbox);
-                _telemetry.Metrics.PoolReady.Add(1);
+                _ = Task.Run(() => RecycleAsync(sandbox), CancellationToken.None);
             }
             else
             {
                 await sandbox.DisposeAsync().ConfigureAwait(false);
-                _telemetry.SandboxReset("discarded", Stopwatch.GetElapsedTime(resetStarted));
             }
         }
+    }
+
+    // Reset in place (a few milliseconds, more after a run that wrote much memory) and ready again; a sandbox whose code
+    // reached further than a reset undoes is discarded, and its place refilled with a new isolate.
+    private async Task RecycleAsync(PythonSandbox sandbox)
+    {
+        using var call = new Call(this);
+        var started = Stopwatch.GetTimestamp();
+        if (Volatile.Read(ref _disposed) == 0 && await sandbox.TryRecycleAsync().ConfigureAwait(false))
+        {
+            // Refused once the pool is disposed (the channel is completed): then the sandbox is disposed below.
+            if (_ready.Writer.TryWrite(sandbox))
+            {
+                _telemetry.Metrics.PoolReady.Add(1);
+                return;
+            }
+        }
+        else
+        {
+            _telemetry.SandboxReset("discarded", Stopwatch.GetElapsedTime(started));
+        }
+
+        await sandbox.DisposeAsync().ConfigureAwait(false);
     }
 
     /// <summary>Runs code in the session's sandbox, opening the session (from a ready sandbox) if needed.</summary>

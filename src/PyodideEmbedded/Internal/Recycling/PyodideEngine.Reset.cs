@@ -21,10 +21,6 @@ internal sealed partial class PyodideEngine
     /// </summary>
     public void MarkPristine()
     {
-        // The start leaves garbage behind, among it Pyodide proxies whose finalizers would run in some later run
-        // (one even calls into the module without the interpreter's lock, which a reset has to treat as the
-        // code reaching JavaScript): collected now, they are part of the recorded state.
-        _engine.CollectGarbage(true);
         var memory = Call(HostCall.MarkPristine) as IArrayBuffer;
         using (memory as IDisposable)
         {

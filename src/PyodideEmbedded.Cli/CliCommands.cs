@@ -89,13 +89,13 @@ internal sealed class CliCommands
     /// Makes a pool for these flags, which validates the options without starting anything; null with the message
     /// when a flag is out of range. <paramref name="minReady"/> sandboxes start in the background from its first call.
     /// </summary>
-    public SandboxPool? CreatePool(ParseResult parse, int minReady, int maxSandboxes, out string? problem)
+    public SandboxPool? CreatePool(ParseResult parse, int minReady, int maxSandboxes, out string? problem, bool resetInPlace = true)
     {
         try
         {
             problem = null;
             var sandbox = _limits.Read(parse) with { LoggerFactory = s_startupCacheWarning };
-            return new SandboxPool(new SandboxPoolOptions { Sandbox = sandbox, MinReady = minReady, MaxSandboxes = maxSandboxes });
+            return new SandboxPool(new SandboxPoolOptions { Sandbox = sandbox, MinReady = minReady, MaxSandboxes = maxSandboxes, ResetInPlace = resetInPlace });
         }
         catch (ArgumentException e)
         {
@@ -164,7 +164,8 @@ internal sealed class CliCommands
 
         // A pool of one: it checks the options when made and the inputs (sandbox paths, globals) before it
         // starts the sandbox, so a usage problem never costs a start.
-        var pool = CreatePool(parse, minReady: 0, maxSandboxes: 1, out problem);
+        // One run: nothing to reset afterwards, so the sandbox need not record its started state.
+        var pool = CreatePool(parse, minReady: 0, maxSandboxes: 1, out problem, resetInPlace: false);
         if (pool is null)
         {
             await Console.Error.WriteLineAsync(Prefix + problem).ConfigureAwait(false);

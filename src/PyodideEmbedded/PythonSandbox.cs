@@ -60,7 +60,12 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
     /// <exception cref="SandboxAssetException">An asset or a package is missing, altered or not in its manifest.</exception>
     /// <exception cref="SandboxStartException">Pyodide failed to start, or a package failed to install.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public static async Task<PythonSandbox> CreateAsync(SandboxOptions? options = null, CancellationToken cancellationToken = default)
+    public static Task<PythonSandbox> CreateAsync(SandboxOptions? options = null, CancellationToken cancellationToken = default) =>
+        CreateAsync(options, recordForReset: true, cancellationToken);
+
+    /// <summary>As <see cref="CreateAsync(SandboxOptions, CancellationToken)"/>; without <paramref name="recordForReset"/>
+    /// the started state is not recorded (a few milliseconds saved) and every <see cref="ResetAsync"/> uses a new isolate.</summary>
+    internal static async Task<PythonSandbox> CreateAsync(SandboxOptions? options, bool recordForReset, CancellationToken cancellationToken)
     {
         options ??= new SandboxOptions();
         options.Validate();
@@ -69,7 +74,7 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         var started = Stopwatch.GetTimestamp();
         try
         {
-            var sandbox = await StartAsync(options, telemetry, cancellationToken).ConfigureAwait(false);
+            var sandbox = await StartAsync(options, telemetry, recordForReset, cancellationToken).ConfigureAwait(false);
             telemetry.SandboxStarted(Stopwatch.GetElapsedTime(started));
             return sandbox;
         }
@@ -80,10 +85,10 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         }
     }
 
-    private static async Task<PythonSandbox> StartAsync(SandboxOptions options, SandboxTelemetry telemetry, CancellationToken cancellationToken)
+    private static async Task<PythonSandbox> StartAsync(SandboxOptions options, SandboxTelemetry telemetry, bool recordForReset, CancellationToken cancellationToken)
     {
         var (engine, thread, wheels) = await StartEngineAsync(options, telemetry, cancellationToken).ConfigureAwait(false);
-        var sandbox = new PythonSandbox(options, engine, thread, telemetry);
+        var sandbox = new PythonSandbox(options, engine, thread, telemetry) { _recordForReset = recordForReset };
         try
         {
             await sandbox.FinishStartAsync(wheels, cancellationToken).ConfigureAwait(false);
@@ -336,9 +341,18 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
         await InstallAtStartAsync(wheels, cancellationToken).ConfigureAwait(false);
         _packages.MarkStarted();
         var engine = _supervisor.Engine;
+        var record = _recordForReset;
         await _supervisor.Thread.RunAsync(() =>
         {
-            engine.MarkPristine();
+            if (record)
+            {
+                engine.MarkPristine();
+            }
+            else
+            {
+                engine.ReseedRandom();
+            }
+
             return true;
         }).ConfigureAwait(false);
     }
@@ -354,7 +368,7 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
     /// are read-only). When the code reached further than that can undo (the <c>js</c> module, <c>ctypes</c>, an
     /// <c>await</c> on the event loop, host functions, stdin, <c>chmod</c>, a package installed after the start), or
     /// the sandbox faulted, the isolate is replaced by a new one instead, which takes as long as
-    /// <see cref="CreateAsync"/>. Either way the result is the same; see SECURITY.md. In place needs Linux.</para>
+    /// <see cref="CreateAsync(SandboxOptions, CancellationToken)"/>. Either way the result is the same; see SECURITY.md. In place needs Linux.</para>
     /// </remarks>
     /// <param name="cancellationToken">Cancels the reset; the sandbox is then faulted (its state is not known to be clean).</param>
     /// <exception cref="ObjectDisposedException">The sandbox was disposed.</exception>
@@ -414,6 +428,7 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
     /// <summary>Resets done in place, and on a new isolate, since the sandbox started (for tests and benchmarks).</summary>
     internal (int InPlace, int NewIsolate) Resets => (Volatile.Read(ref _resetsInPlace), Volatile.Read(ref _resetsOnNewIsolate));
 
+    private bool _recordForReset = true;
     private int _resetsInPlace;
     private int _resetsOnNewIsolate;
 

@@ -5,7 +5,7 @@ namespace PyodideEmbedded;
 
 /// <summary>Limits and asset location for one <see cref="PythonSandbox"/>. Immutable; safe to share.</summary>
 /// <remarks>
-/// Every limit is finite: there is no value that means "unlimited". <see cref="PythonSandbox.CreateAsync"/>
+/// Every limit is finite: there is no value that means "unlimited". <see cref="PythonSandbox.CreateAsync(SandboxOptions, CancellationToken)"/>
 /// validates the options and throws <see cref="ArgumentException"/> for a value out of range.
 /// </remarks>
 public sealed record SandboxOptions
@@ -76,7 +76,7 @@ public sealed record SandboxOptions
     /// (<c>"name"</c>, or <c>"name==version"</c> when the folder holds several versions).</summary>
     /// <value>Default empty.</value>
     /// <remarks>Only pure-Python wheels (<c>py3-none-any</c>) install; dependencies are not resolved, so name them
-    /// too. A name the manifest does not list makes <see cref="PythonSandbox.CreateAsync"/> throw <see cref="ArgumentException"/>.</remarks>
+    /// too. A name the manifest does not list makes <see cref="PythonSandbox.CreateAsync(SandboxOptions, CancellationToken)"/> throw <see cref="ArgumentException"/>.</remarks>
     public IReadOnlyList<string> Packages { get; init; } = [];
 
     /// <summary>Whether Python may <c>import js</c> / <c>pyodide_js</c> and reach the JavaScript realm.</summary>

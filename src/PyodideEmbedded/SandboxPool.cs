@@ -158,7 +158,7 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
         finally
         {
             // After the caller has its result: counted as a call of its own, so that disposing the pool waits for it.
-            if (TryBeginCall())
+            if (_options.ResetInPlace && TryBeginCall())
             {
                 _ = Task.Run(() => RecycleAsync(sandbox), CancellationToken.None);
             }
@@ -432,7 +432,7 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
     {
         try
         {
-            var sandbox = await PythonSandbox.CreateAsync(_options.Sandbox, cancellationToken).ConfigureAwait(false);
+            var sandbox = await PythonSandbox.CreateAsync(_options.Sandbox, _options.ResetInPlace, cancellationToken).ConfigureAwait(false);
             _telemetry.Metrics.PoolLive.Add(1);
             sandbox.Released = ReleaseSandbox;
             return sandbox;

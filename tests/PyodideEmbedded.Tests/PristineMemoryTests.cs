@@ -36,8 +36,14 @@ public sealed partial class PristineMemoryTests
         Assert.True(pristine.TryRestore(first.Address, first.Length));
 
         Assert.True(first.Bytes().SequenceEqual(recorded));
-        // Page 10 was written, dropped, and read once above (a file page again); page 80 is zeros again.
+
+        // The second reset drops only what was written since (the first mapped the started memory anew).
+        Fill(first, 10, 0xBB);
+        Fill(first, 81, 0xCC);
+        Assert.True(IsPrivatePage(first.Address + (10 * Page)));
+        Assert.True(pristine.TryRestore(first.Address, first.Length));
         Assert.False(IsPrivatePage(first.Address + (10 * Page)));
+        Assert.True(first.Bytes().SequenceEqual(recorded));
     }
 
     [Fact]
@@ -51,22 +57,30 @@ public sealed partial class PristineMemoryTests
         var image = Image();
         using var first = Region(96, image);
         Fill(first, 5, 0x51);
-        Assert.NotNull(PristineMemory.TryCapture(image, first.Address, first.Length)); // becomes the shared started memory
+        var firstPristine = PristineMemory.TryCapture(image, first.Address, first.Length);
+        Assert.NotNull(firstPristine);
+        Assert.Equal(Page, firstPristine.OwnBytes); // recorded: the one page its start wrote
+        Assert.True(firstPristine.TryRestore(first.Address, first.Length)); // the first reset makes the started memory
+        Assert.Equal(0, firstPristine.OwnBytes);
 
         using var second = Region(128, image);
         Fill(second, 5, 0x51);
         Fill(second, 6, 0x61); // where this start differs
         var pristine = PristineMemory.TryCapture(image, second.Address, 96 * Page);
         Assert.NotNull(pristine);
-        Assert.Equal(Page, pristine.OwnBytes);
         var recorded = second.Bytes()[..(96 * Page)].ToArray();
 
         Fill(second, 100, 0xDD); // memory the tenant grew
         Fill(second, 6, 0xEE);
         Assert.True(pristine.TryRestore(second.Address, second.Length));
 
+        Assert.Equal(Page, pristine.OwnBytes); // on the started memory, only page 6 is its own
         Assert.True(second.Bytes()[..(96 * Page)].SequenceEqual(recorded));
         Assert.False(second.Bytes()[(96 * Page)..].ContainsAnyExcept((byte)0));
+        Fill(second, 6, 0x01); // and later resets, by dropped pages alone, bring it back too
+        Fill(second, 7, 0x02);
+        Assert.True(pristine.TryRestore(second.Address, second.Length));
+        Assert.True(second.Bytes()[..(96 * Page)].SequenceEqual(recorded));
     }
 
     [Fact]

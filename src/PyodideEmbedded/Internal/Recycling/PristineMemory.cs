@@ -3,99 +3,75 @@ using System.Runtime.InteropServices;
 namespace PyodideEmbedded.Internal;
 
 /// <summary>
-/// A started sandbox's wasm memory, kept so that a reset can put it back: a shared file of a started memory
-/// (made from the first sandbox started from an image, and shared by all later ones: their starts are the same
-/// to the byte, but for a page or two) plus the pages where this sandbox's start differs from it (its own, few).
+/// A started sandbox's wasm memory, kept so that a reset can put it back: a shared file (the memory image, or once
+/// a process has reset a sandbox, a started memory made from it) plus the pages where this sandbox's started memory
+/// differs from that file (its own).
 /// </summary>
 /// <remarks>
-/// Once recorded, the memory is that file mapped copy-on-write (the wasmtime way: a memfd image, and madvise).
-/// A page the tenant wrote is then a private copy; every other page is still the file's. A reset asks the kernel
-/// which pages are private copies (<c>/proc/self/pagemap</c>) and drops just those (<c>MADV_DONTNEED</c>): they
-/// read as the file again, and their memory goes back to the kernel. So a reset costs in proportion to what the
-/// run wrote, and leaves the pages it only read in place for the next run. Linux only.
+/// <para>The memory is the file mapped copy-on-write (the wasmtime way: a memfd image, and madvise). A page the
+/// tenant wrote is then a private copy; every other page is still the file's. A reset asks the kernel which pages
+/// are private copies (<c>/proc/self/pagemap</c>) and drops just those (<c>MADV_DONTNEED</c>): they read as the file
+/// again, and their memory goes back to the kernel. Then it writes its own pages back. So a reset costs in
+/// proportion to what the run wrote, and leaves the pages it only read in place for the next run. Linux only.</para>
+/// <para>Recording costs little (the start's written pages are the private copies: ~3.5 MiB, copied), so a sandbox
+/// that is never reset (a one-shot CLI run) pays almost nothing. At the first reset in the process, the image plus
+/// those pages become a second shared file, the started memory, which every sandbox of the process then maps at its
+/// first reset: starts are identical to the byte but for a page or two, so each keeps only those.</para>
 /// </remarks>
 internal sealed partial class PristineMemory
 {
     private const int PageSize = 4096;
 
-    // One started memory per image, made from the first sandbox that asks (sandboxes with other packages or host
-    // functions differ from it in more pages, which they keep themselves).
-    private static readonly Dictionary<SharedImageFile, SharedImageFile> s_started = [];
+    // Per image: the started memory, and the pages where it differs from the image.
+    private static readonly Dictionary<SharedImageFile, (SharedImageFile File, int[] ChangedPages)> s_started = [];
 
-    private readonly SharedImageFile _base;
+    private readonly SharedImageFile _image;
     private readonly IntPtr _address;
     private readonly ulong _length;
-    private readonly (int Offset, byte[] Bytes)[] _own;
+    private SharedImageFile _base;
+    private Dictionary<int, byte[]> _own;
 
-    private PristineMemory(SharedImageFile baseFile, IntPtr address, ulong length, (int, byte[])[] own)
+    private PristineMemory(SharedImageFile image, IntPtr address, ulong length, Dictionary<int, byte[]> own)
     {
-        _base = baseFile;
+        _image = image;
+        _base = image;
         _address = address;
         _length = length;
         _own = own;
     }
 
-    /// <summary>Bytes of memory this sandbox keeps for itself (where its start differs from the shared one).</summary>
-    public long OwnBytes => _own.Sum(static c => (long)c.Bytes.Length);
+    /// <summary>Bytes of memory this sandbox keeps for itself (where its started memory differs from the shared file).</summary>
+    public long OwnBytes => (long)_own.Count * PageSize;
 
     /// <summary>
-    /// Records the memory at <paramref name="memory"/> (<paramref name="length"/> bytes) as the state to return to,
-    /// and maps it afresh from the shared file; null where it could not be put back later (not Linux, or the kernel
-    /// refused a step), and the memory is then as it was.
+    /// Records the memory at <paramref name="memory"/> (<paramref name="length"/> bytes, restored from
+    /// <paramref name="image"/>'s shared file) as the state to return to; null where it could not be put back later
+    /// (not Linux, no shared file, or the kernel would not say which pages were written).
     /// </summary>
     public static unsafe PristineMemory? TryCapture(MemoryImage image, IntPtr memory, ulong length)
     {
-        if (image.Shared is not { } imageFile || memory % PageSize != 0 || length % PageSize != 0 || length > int.MaxValue)
+        if (image.Shared is not { } imageFile || memory % PageSize != 0 || length % PageSize != 0 || length > int.MaxValue
+            || length < (ulong)imageFile.Length)
         {
             return null;
         }
 
-        var baseFile = StartedMemory(imageFile, memory, (int)length);
-        var view = baseFile.View;
-        if (view == IntPtr.Zero || length < (ulong)baseFile.Length)
+        // The start's changes are exactly the pages that are private copies now.
+        var own = new Dictionary<int, byte[]>();
+        var readable = ForEachWrittenRun(memory, length, 0, (from, to) =>
         {
-            return null;
-        }
-
-        var own = new List<(int, byte[])>();
-        var used = new ReadOnlySpan<byte>((void*)memory, (int)length);
-        var original = new ReadOnlySpan<byte>((void*)view, baseFile.Length);
-        var runStart = -1;
-        for (var page = 0; page <= (int)length; page += PageSize)
-        {
-            var differs = page < (int)length && (page >= baseFile.Length
-                ? used.Slice(page, PageSize).ContainsAnyExcept((byte)0)
-                : !used.Slice(page, PageSize).SequenceEqual(original.Slice(page, PageSize)));
-            if (differs && runStart < 0)
+            for (var page = (int)from * PageSize; page < (int)to * PageSize; page += PageSize)
             {
-                runStart = page;
-            }
-            else if (!differs && runStart >= 0)
-            {
-                own.Add((runStart, used[runStart..page].ToArray()));
-                runStart = -1;
-            }
-        }
-
-        var pristine = new PristineMemory(baseFile, memory, length, [.. own]);
-        // From here on every page is the file's until written: what TryRestore relies on.
-        return pristine.TryRestoreAll(memory, length) ? pristine : null;
-    }
-
-    // The shared started memory for this image: made from this memory if there is none yet; the image itself if
-    // the kernel refuses to make one.
-    private static SharedImageFile StartedMemory(SharedImageFile imageFile, IntPtr memory, int length)
-    {
-        lock (s_started)
-        {
-            if (!s_started.TryGetValue(imageFile, out var started))
-            {
-                started = SharedImageFile.TryCreate(memory, length) ?? imageFile;
-                s_started.Add(imageFile, started);
+                var bytes = new ReadOnlySpan<byte>((void*)(memory + page), PageSize);
+                if (page < imageFile.Length || bytes.ContainsAnyExcept((byte)0))
+                {
+                    own[page] = bytes.ToArray();
+                }
             }
 
-            return started;
-        }
+            return true;
+        });
+        return readable ? new PristineMemory(imageFile, memory, length, own) : null;
     }
 
     /// <summary>
@@ -110,10 +86,63 @@ internal sealed partial class PristineMemory
             return false;
         }
 
+        if (ReferenceEquals(_base, _image) && UseStartedMemory())
+        {
+            return TryRestoreAll(memory, length);
+        }
+
         // Only pages of the file's mapping can be told apart; memory that moved (V8 grows it in place on 64-bit
         // hosts, but may not elsewhere) is mapped afresh.
-        return memory == _address && DropWrittenPages(memory, length) ? WriteOwnPages(memory) : TryRestoreAll(memory, length);
+        return memory == _address
+            && ForEachWrittenRun(memory, length, DropGapPages, (from, to) => SharedImageFile.TryDropPages(memory + (nint)(from * PageSize), (nuint)((to - from) * PageSize)))
+            ? WriteOwnPages(memory)
+            : TryRestoreAll(memory, length);
     }
+
+    // Moves this sandbox onto the process's started memory for its image (making it from this sandbox's if there is
+    // none yet): its own pages become those where it differs from that. False leaves it on the image.
+    private unsafe bool UseStartedMemory()
+    {
+        (SharedImageFile File, int[] ChangedPages) started;
+        lock (s_started)
+        {
+            if (!s_started.TryGetValue(_image, out started))
+            {
+                var changed = _own.Where(p => !PageOf(_image, p.Key).SequenceEqual(p.Value)).ToDictionary();
+                if (SharedImageFile.TryCreate(_image, (int)_length, changed) is not { } file || file.View == IntPtr.Zero)
+                {
+                    return false;
+                }
+
+                started = (file, [.. changed.Keys]);
+                s_started.Add(_image, started);
+            }
+        }
+
+        if (started.File.View == IntPtr.Zero || (ulong)started.File.Length > _length)
+        {
+            return false;
+        }
+
+        // Where the recorded memory could differ from the started memory: the pages either changed from the image.
+        var own = new Dictionary<int, byte[]>();
+        foreach (var page in _own.Keys.Union(started.ChangedPages))
+        {
+            var recorded = _own.TryGetValue(page, out var mine) ? mine : PageOf(_image, page).ToArray();
+            if (!PageOf(started.File, page).SequenceEqual(recorded))
+            {
+                own[page] = recorded;
+            }
+        }
+
+        _base = started.File;
+        _own = own;
+        return true;
+    }
+
+    // A page of a shared file (zeros past its end).
+    private static unsafe ReadOnlySpan<byte> PageOf(SharedImageFile file, int page) =>
+        page + PageSize <= file.Length ? new ReadOnlySpan<byte>((void*)(file.View + page), PageSize) : new byte[PageSize];
 
     // The whole memory mapped from the file again, and everything past it dropped.
     private bool TryRestoreAll(IntPtr memory, ulong length) =>
@@ -136,11 +165,12 @@ internal sealed partial class PristineMemory
     private const ulong Present = 1UL << 63, Swapped = 1UL << 62, FilePage = 1UL << 61;
 
     private const int PagesPerRead = 8192; // 64 KiB of entries
-    private const int GapPages = 32;
+    private const int DropGapPages = 32;
 
-    /// <summary>Drops every page of the memory that is not the file's (written since the last reset); false if the
-    /// kernel would not say which (no pagemap) or refused.</summary>
-    private static unsafe bool DropWrittenPages(IntPtr memory, ulong length)
+    /// <summary>Calls <paramref name="run"/> with each run (from page, to page) of the memory's pages that are not a
+    /// file's (written since it was mapped); false if the kernel would not say which, or <paramref name="run"/> said
+    /// false.</summary>
+    private static unsafe bool ForEachWrittenRun(IntPtr memory, ulong length, int gapPages, Func<long, long, bool> run)
     {
         var fd = Open("/proc/self/pagemap", OpenReadOnly | OpenCloseOnExec);
         if (fd < 0)
@@ -177,11 +207,11 @@ internal sealed partial class PristineMemory
                         continue; // the file's page, or none
                     }
 
-                    // Written. Runs a few clean pages apart are dropped as one: each call costs a TLB flush, a
-                    // clean page dropped costs only a fault if it is read again.
-                    if (runStart >= 0 && page - runEnd > GapPages)
+                    // Written. Runs a few clean pages apart are taken as one: each drop costs a TLB flush, and a clean
+                    // page dropped costs only a fault if it is read again.
+                    if (runStart >= 0 && page - runEnd > gapPages)
                     {
-                        if (!Drop(memory, runStart, runEnd))
+                        if (!run(runStart, runEnd))
                         {
                             return false;
                         }
@@ -198,7 +228,7 @@ internal sealed partial class PristineMemory
                 }
             }
 
-            return runStart < 0 || Drop(memory, runStart, runEnd);
+            return runStart < 0 || run(runStart, runEnd);
         }
         finally
         {
@@ -206,9 +236,6 @@ internal sealed partial class PristineMemory
             _ = Close(fd);
         }
     }
-
-    private static bool Drop(IntPtr memory, long fromPage, long toPage) =>
-        SharedImageFile.TryDropPages(memory + (nint)(fromPage * PageSize), (nuint)((toPage - fromPage) * PageSize));
 
     private const int OpenReadOnly = 0, OpenCloseOnExec = 0x80000;
 

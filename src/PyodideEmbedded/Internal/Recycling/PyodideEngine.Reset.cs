@@ -32,6 +32,9 @@ internal sealed partial class PyodideEngine
         Call(HostCall.FinishReset);
     }
 
+    /// <summary>Seeds Python's random numbers from the host (what <see cref="MarkPristine"/> does after recording).</summary>
+    public void ReseedRandom() => Call(HostCall.FinishReset);
+
     /// <summary>
     /// Resets the sandbox in place, on the engine thread. Returns null when done, or why it could not be done
     /// (the state is then as the last run left it, and the caller starts a new isolate instead).
@@ -40,7 +43,7 @@ internal sealed partial class PyodideEngine
     {
         if (_pristine is null)
         {
-            return "resetting in place needs the memory image's shared file (Linux)";
+            return "the started state was not recorded (not Linux, or a pool with ResetInPlace off)";
         }
 
         var prepared = Call(HostCall.PrepareReset);

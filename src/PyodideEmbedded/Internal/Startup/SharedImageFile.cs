@@ -70,12 +70,13 @@ internal sealed partial class SharedImageFile
     }
 
     /// <summary>
-    /// A file holding a copy of <paramref name="length"/> bytes of memory (its non-zero pages; the rest stays a hole),
-    /// or null where it cannot be made: a started sandbox's memory, which every later reset maps again.
+    /// A file of <paramref name="length"/> bytes holding <paramref name="image"/>'s contents with
+    /// <paramref name="pages"/> (offset, 4 KiB of bytes) written over them, or null where it cannot be made: a
+    /// started sandbox's memory, which every later reset maps.
     /// </summary>
-    public static unsafe SharedImageFile? TryCreate(IntPtr memory, int length)
+    public static unsafe SharedImageFile? TryCreate(SharedImageFile image, int length, IReadOnlyDictionary<int, byte[]> pages)
     {
-        if (!OperatingSystem.IsLinux() || length % PageSize != 0 || memory % PageSize != 0)
+        if (!OperatingSystem.IsLinux() || length % PageSize != 0 || length < image.Length || image.View == IntPtr.Zero)
         {
             return null;
         }
@@ -86,20 +87,29 @@ internal sealed partial class SharedImageFile
             return null;
         }
 
+        // The image's non-zero runs, then the pages over them; the rest stays a hole, which reads as zeros.
         var written = Ftruncate(fd, length) == 0;
-        var bytes = new ReadOnlySpan<byte>((void*)memory, length);
-        for (var page = 0; written && page < length; page += PageSize)
+        var source = new ReadOnlySpan<byte>((void*)image.View, image.Length);
+        var runStart = -1;
+        for (var page = 0; written && page <= image.Length; page += PageSize)
         {
-            if (!bytes.Slice(page, PageSize).ContainsAnyExcept((byte)0))
+            var zero = page == image.Length || !source.Slice(page, PageSize).ContainsAnyExcept((byte)0);
+            if (!zero && runStart < 0)
             {
-                continue;
+                runStart = page;
             }
-
-            for (var done = 0; written && done < PageSize;)
+            else if (zero && runStart >= 0)
             {
-                var count = Pwrite(fd, (byte*)memory + page + done, PageSize - done, page + done);
-                written = count > 0;
-                done += (int)count;
+                written = WriteAll(fd, (byte*)image.View + runStart, page - runStart, runStart);
+                runStart = -1;
+            }
+        }
+
+        foreach (var (offset, bytes) in pages)
+        {
+            fixed (byte* data = bytes)
+            {
+                written = written && WriteAll(fd, data, bytes.Length, offset);
             }
         }
 
@@ -110,6 +120,22 @@ internal sealed partial class SharedImageFile
         }
 
         return new SharedImageFile(fd, length);
+    }
+
+    private static unsafe bool WriteAll(int fd, byte* data, int length, long offset)
+    {
+        for (var done = 0; done < length;)
+        {
+            var count = Pwrite(fd, data + done, length - done, offset + done);
+            if (count <= 0)
+            {
+                return false;
+            }
+
+            done += (int)count;
+        }
+
+        return true;
     }
 
     /// <summary>

@@ -1,0 +1,124 @@
+using System.Collections.Concurrent;
+
+namespace PyodideEmbedded.Orleans.Tests;
+
+/// <summary>Three silos; 30 sessions spread over them; one silo leaves mid-way.</summary>
+public sealed class FailoverTests
+{
+    private const int Sessions = 30;
+    private const int MaxPerSilo = 12;
+
+    [Theory(Timeout = 120_000)]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task SiloLeaving_ItsSessionsAnswerSandboxLostElsewhere_OthersKeepState_FreshRunsKeepSucceeding(bool kill)
+    {
+        await using var cluster = await TestClusters.StartAsync(3, new SandboxPoolOptions
+        {
+            MinReady = 1,
+            MaxSandboxes = MaxPerSilo,
+            Sandbox = new SandboxOptions { Timeout = TimeSpan.FromSeconds(20) },
+        });
+        var sandboxes = cluster.Sandboxes();
+        var ids = Enumerable.Range(0, Sessions).Select(i => $"s{i}-{Guid.NewGuid():N}").ToArray();
+
+        // 30 sessions, a few at a time, each with its own state.
+        using (var gate = new SemaphoreSlim(6))
+        {
+            await Task.WhenAll(ids.Select(async (id, i) =>
+            {
+                await gate.WaitAsync();
+                try
+                {
+                    var r = await sandboxes.RunInSessionAsync(id, $"x = {i}\nx").WaitAsync(TestClusters.CallBound);
+                    Assert.False(r.SandboxLost);
+                    Assert.Equal(i, r.Value!.Value.GetInt32());
+                }
+                finally
+                {
+                    gate.Release();
+                }
+            }));
+        }
+
+        var siloOf = new Dictionary<string, string>();
+        foreach (var id in ids)
+        {
+            siloOf[id] = await cluster.SiloOfAsync(id);
+        }
+
+        var perSilo = siloOf.Values.GroupBy(s => s).ToDictionary(g => g.Key, g => g.Count());
+        Assert.Equal(3, perSilo.Count); // spread over all silos
+        Assert.All(perSilo.Values, n => Assert.InRange(n, 1, MaxPerSilo));
+
+        // Fresh runs throughout.
+        using var stopFresh = new CancellationTokenSource();
+        var freshFailures = new ConcurrentQueue<string>();
+        var freshOk = 0;
+        var fresh = Task.Run(async () =>
+        {
+            while (!stopFresh.IsCancellationRequested)
+            {
+                try
+                {
+                    var r = await sandboxes.RunAsync("6 * 7").WaitAsync(TestClusters.CallBound);
+                    if (r.Value?.GetInt32() == 42)
+                    {
+                        Interlocked.Increment(ref freshOk);
+                    }
+                    else
+                    {
+                        freshFailures.Enqueue(r.Error?.Summary ?? "no value");
+                    }
+                }
+#pragma warning disable CA1031 // recorded and asserted on below
+                catch (Exception e)
+#pragma warning restore CA1031
+                {
+                    freshFailures.Enqueue(e.GetType().Name + ": " + e.Message);
+                }
+            }
+        });
+
+        // A silo that is not the first (the client's first gateway) and holds sessions leaves.
+        var victim = cluster.Silos.Skip(1).First(s => perSilo.ContainsKey(s.SiloAddress.ToParsableString()));
+        var victimName = victim.SiloAddress.ToParsableString();
+        await Task.Delay(500);
+        if (kill)
+        {
+            await cluster.KillSiloAsync(victim).WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        else
+        {
+            await cluster.StopSiloAsync(victim).WaitAsync(TimeSpan.FromSeconds(60));
+        }
+
+        // Every session's next call: SandboxLost on another silo for the victim's, state intact for the others.
+        for (var i = 0; i < Sessions; i++)
+        {
+            var id = ids[i];
+            var r = await sandboxes.RunInSessionAsync(id, "x").WaitAsync(TestClusters.CallBound);
+            if (siloOf[id] == victimName)
+            {
+                Assert.True(r.SandboxLost, $"session {i} was on the silo that left");
+                Assert.Equal("SandboxLost", r.Error?.TypeName);
+                Assert.NotEqual(victimName, await cluster.SiloOfAsync(id));
+                var again = await sandboxes.RunInSessionAsync(id, "x = 'new'\nx").WaitAsync(TestClusters.CallBound);
+                Assert.False(again.SandboxLost);
+                Assert.Equal("new", again.Value!.Value.GetString());
+            }
+            else
+            {
+                Assert.False(r.SandboxLost, $"session {i}: {r.Error?.Summary}");
+                Assert.Equal(i, r.Value!.Value.GetInt32());
+                Assert.Equal(siloOf[id], await cluster.SiloOfAsync(id));
+            }
+        }
+
+        await Task.Delay(500);
+        await stopFresh.CancelAsync();
+        await fresh.WaitAsync(TestClusters.CallBound);
+        Assert.Empty(freshFailures);
+        Assert.True(freshOk > 0);
+    }
+}

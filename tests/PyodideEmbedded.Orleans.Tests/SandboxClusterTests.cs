@@ -26,12 +26,12 @@ public sealed class SandboxClusterTests(ClusterFixture fixture) : IClassFixture<
     {
         using var doc = JsonDocument.Parse("""{"k": [1, 2.5]}""");
         var result = await _sandboxes.RunAsync(
-            "print('hi')\nopen('out.txt', 'w').write(open('in.txt').read().upper())\n{'i': i, 'f': f, 'is_float': isinstance(f, float), 'j': j}",
+            "print('hi')\nopen('/out/out.txt', 'w').write(open('/data/in.txt').read().upper())\n{'i': i, 'f': f, 'is_float': isinstance(f, float), 'j': j}",
             new RunInputs
             {
                 Globals = new Dictionary<string, object?> { ["i"] = 7, ["f"] = 2.0, ["j"] = doc.RootElement },
-                Files = new Dictionary<string, ReadOnlyMemory<byte>> { ["in.txt"] = Encoding.UTF8.GetBytes("abc") },
-                ReadFiles = ["out.txt"],
+                Files = new Dictionary<string, ReadOnlyMemory<byte>> { ["/data/in.txt"] = Encoding.UTF8.GetBytes("abc") },
+                ReadFiles = ["/out/out.txt"],
             }).WaitAsync(TestClusters.CallBound);
 
         Assert.True(result.Succeeded, result.Error?.Summary);
@@ -40,7 +40,7 @@ public sealed class SandboxClusterTests(ClusterFixture fixture) : IClassFixture<
         Assert.Equal(7, value.GetProperty("i").GetInt32());
         Assert.True(value.GetProperty("is_float").GetBoolean());
         Assert.Equal(2.5, value.GetProperty("j").GetProperty("k")[1].GetDouble());
-        Assert.Equal("ABC", Encoding.UTF8.GetString(result.Files["out.txt"].Span));
+        Assert.Equal("ABC", Encoding.UTF8.GetString(result.Files["/out/out.txt"].Span));
     }
 
     [Fact(Timeout = 60_000)]

@@ -65,7 +65,7 @@ internal sealed class SandboxLoadBoardGrain : Grain, ISandboxLoadBoardGrain
 
 /// <summary>What this silo knows of the others' sandboxes (refreshed every report interval), plus the sessions it
 /// placed since, so that a burst of new sessions does not all land on the silo that looked emptiest.</summary>
-internal sealed class SandboxLoadCache(LocalSandboxes local)
+internal sealed class SandboxLoadCache(PythonSandboxSiloOptions options)
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<SiloAddress, List<long>> _placed = [];
@@ -88,7 +88,7 @@ internal sealed class SandboxLoadCache(LocalSandboxes local)
         }
 
         var now = Environment.TickCount64;
-        var recent = (long)(local.Options.LoadReportInterval.TotalMilliseconds * 2) + 100;
+        var recent = (long)(options.LoadReportInterval.TotalMilliseconds * 2) + 100;
         lock (_lock)
         {
             SiloAddress? best = null;
@@ -103,7 +103,7 @@ internal sealed class SandboxLoadCache(LocalSandboxes local)
                 }
 
                 var load = _loads.GetValueOrDefault(silo);
-                var max = load?.MaxSandboxes ?? local.Pool.Options.MaxSandboxes;
+                var max = load?.MaxSandboxes ?? options.Pool.MaxSandboxes;
                 var inUse = (load?.InUse ?? 0) + placed;
                 var free = max - inUse;
                 var ready = (load?.Ready ?? 0) - placed;

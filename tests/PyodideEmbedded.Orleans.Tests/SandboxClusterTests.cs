@@ -1,5 +1,8 @@
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 
 namespace PyodideEmbedded.Orleans.Tests;
 
@@ -99,5 +102,23 @@ public sealed class SandboxClusterTests(ClusterFixture fixture) : IClassFixture<
         Assert.False(after.SandboxLost);
         Assert.Equal("NameError", after.Error?.TypeName);
         await _sandboxes.EndSessionAsync(id);
+    }
+
+    [Fact]
+    public void GrainCallTimeouts_AreAboveTheSandboxTimeLimit()
+    {
+        var limit = fixture.Cluster.Silos[0].Local().Pool.Options.Sandbox.Timeout;
+        foreach (var silo in fixture.Cluster.Silos)
+        {
+            Assert.True(silo.ServiceProvider.GetRequiredService<IOptions<SiloMessagingOptions>>().Value.ResponseTimeout >= limit + TimeSpan.FromMinutes(1));
+        }
+
+        Assert.True(fixture.Cluster.Client.ServiceProvider.GetRequiredService<IOptions<ClientMessagingOptions>>().Value.ResponseTimeout >= TimeSpan.FromMinutes(2));
+    }
+
+    [Fact]
+    public async Task RunTimeLimitTooCloseToTheCallTimeout_IsRefusedByTheCaller()
+    {
+        await Assert.ThrowsAsync<ArgumentException>(() => _sandboxes.RunAsync("1", new RunInputs { Timeout = TimeSpan.FromMinutes(5) }));
     }
 }

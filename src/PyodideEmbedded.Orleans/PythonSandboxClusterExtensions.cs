@@ -55,7 +55,7 @@ public static class PythonSandboxClusterExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         options ??= new();
-        services.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = Max(o.ResponseTimeout, options.ResponseTimeout));
+        services.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = options.ResponseTimeout);
         services.TryAddSingleton(p => new SandboxCluster(p.GetRequiredService<IGrainFactory>(), options));
         return services;
     }

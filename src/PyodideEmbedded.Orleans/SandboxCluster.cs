@@ -45,6 +45,8 @@ public sealed class SandboxCluster
     /// <exception cref="ArgumentException">A global, a file path or the time limit is not allowed.</exception>
     /// <exception cref="SiloUnavailableException">The silos that took the run left before answering, more times than
     /// <see cref="SandboxClusterOptions.FreshRunRetries"/>.</exception>
+    /// <exception cref="TimeoutException">No silo answered within <see cref="SandboxClusterOptions.ResponseTimeout"/>, more
+    /// times than <see cref="SandboxClusterOptions.FreshRunRetries"/>.</exception>
     public async Task<SandboxResult> RunAsync(string code, RunInputs? inputs = null, CancellationToken cancellationToken = default)
     {
         var request = Prepare(code, inputs, null);
@@ -55,9 +57,11 @@ public sealed class SandboxCluster
                 var response = await _grains.GetGrain<ISandboxRunnerGrain>(0).RunAsync(request, cancellationToken).ConfigureAwait(false);
                 return Wire.ToResult(response);
             }
-            catch (SiloUnavailableException) when (attempt < _options.FreshRunRetries && !cancellationToken.IsCancellationRequested)
+            catch (Exception e) when (e is SiloUnavailableException or TimeoutException
+                && attempt < _options.FreshRunRetries && !cancellationToken.IsCancellationRequested)
             {
-                // The silo left with the run: nothing of it survives, so send it again (another gateway or silo takes it).
+                // The silo left with the run (or stopped answering for longer than any run may take): nothing of the
+                // run survives, so send it again (another gateway or silo takes it).
             }
         }
     }
@@ -95,7 +99,16 @@ public sealed class SandboxCluster
             return Wire.ToResult(Wire.Lost("the session's silo left during this run: " + e.Message, Guid.Empty, ""));
         }
 
-        _sessions[sessionId] = (response.Generation, Stopwatch.GetTimestamp());
+        if (response.SandboxLost)
+        {
+            // The caller is told now; the next call starts a new session without telling it again.
+            _sessions.TryRemove(sessionId, out _);
+        }
+        else
+        {
+            _sessions[sessionId] = (response.Generation, Stopwatch.GetTimestamp());
+        }
+
         return Wire.ToResult(response);
     }
 

@@ -3,10 +3,12 @@ namespace PyodideEmbedded.Orleans;
 /// <summary>The caller's side of the cluster (<see cref="SandboxCluster"/>).</summary>
 public sealed record SandboxClusterOptions
 {
-    /// <summary>The client's grain call timeout (<c>ClientMessagingOptions.ResponseTimeout</c>, default 2 minutes). It must
-    /// exceed the longest run's time limit plus the wait for a sandbox, so that a run that is too long ends as the
-    /// sandbox's time-limit result and never as an Orleans timeout: a <see cref="RunInputs.Timeout"/> within a minute of it
-    /// is refused.</summary>
+    /// <summary>The client's grain call timeout (<c>ClientMessagingOptions.ResponseTimeout</c>, default 2 minutes): the
+    /// longest any call waits, including one whose silo died without its connection being closed (a
+    /// <see cref="TimeoutException"/>; a fresh run is sent again, see <see cref="FreshRunRetries"/>). It must exceed the
+    /// longest run's time limit plus the wait for a sandbox, so that a run that is too long ends as the sandbox's
+    /// time-limit result and never as an Orleans timeout: a <see cref="RunInputs.Timeout"/> within a minute of it is
+    /// refused.</summary>
     public TimeSpan ResponseTimeout { get; init; } = TimeSpan.FromMinutes(2);
 
     /// <summary>The silos' session idle timeout (their <see cref="SandboxPoolOptions.SessionIdleTimeout"/>, default 10

@@ -11,7 +11,7 @@ internal static class TestClusters
     /// <summary>The longest any single call may take before a test fails instead of hanging.</summary>
     public static readonly TimeSpan CallBound = TimeSpan.FromSeconds(40);
 
-    public static async Task<InProcessTestCluster> StartAsync(short silos, SandboxPoolOptions pool)
+    public static async Task<InProcessTestCluster> StartAsync(short silos, SandboxPoolOptions pool, TimeSpan? clientResponseTimeout = null)
     {
         var builder = new InProcessTestClusterBuilder(silos);
         builder.ConfigureSilo((_, silo) => silo.AddPythonSandboxes(new PythonSandboxSiloOptions
@@ -22,6 +22,7 @@ internal static class TestClusters
         builder.ConfigureClient(client => client.Services.AddPythonSandboxCluster(new SandboxClusterOptions
         {
             SessionIdleTimeout = pool.SessionIdleTimeout,
+            ResponseTimeout = clientResponseTimeout ?? TimeSpan.FromMinutes(2),
         }));
         var cluster = builder.Build();
         await cluster.DeployAsync().WaitAsync(TimeSpan.FromSeconds(60));

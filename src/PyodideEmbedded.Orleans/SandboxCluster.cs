@@ -77,6 +77,9 @@ public sealed class SandboxCluster
     /// <exception cref="ArgumentException"><paramref name="sessionId"/> is null or empty, or a global, a file path or the
     /// time limit is not allowed.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="code"/> is null.</exception>
+    /// <exception cref="TimeoutException">The session's silo did not answer within
+    /// <see cref="SandboxClusterOptions.ResponseTimeout"/> (it may have died without closing its connections); the next
+    /// call, once the cluster has noticed, answers <see cref="SandboxResult.SandboxLost"/> from another silo.</exception>
     public async Task<SandboxResult> RunInSessionAsync(string sessionId, string code, RunInputs? inputs = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(sessionId);

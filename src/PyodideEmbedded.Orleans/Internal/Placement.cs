@@ -151,7 +151,10 @@ internal sealed partial class SandboxLoadReporter(
 
     private Task StartAsync(CancellationToken cancellationToken)
     {
-        _loop = Task.Run(() => LoopAsync(_stopping.Token), CancellationToken.None);
+        // Reports start at once (the others learn of this silo while it warms up), beside the warm-up.
+        _loop = Task.WhenAll(
+            Task.Run(() => WarmUpAsync(_stopping.Token), CancellationToken.None),
+            Task.Run(() => LoopAsync(_stopping.Token), CancellationToken.None));
         return Task.CompletedTask;
     }
 
@@ -161,26 +164,30 @@ internal sealed partial class SandboxLoadReporter(
         await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task LoopAsync(CancellationToken stopping)
+    private async Task WarmUpAsync(CancellationToken stopping)
     {
-        if (local.Options.WarmUp)
+        if (!local.Options.WarmUp)
         {
-            try
-            {
-                await local.Pool.WarmUpAsync(stopping).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-            {
-                return;
-            }
-#pragma warning disable CA1031 // a start failure is the pool's to report on the first run; the silo keeps going
-            catch (Exception e)
-#pragma warning restore CA1031
-            {
-                LogWarmUpFailed(logger, e);
-            }
+            return;
         }
 
+        try
+        {
+            await local.Pool.WarmUpAsync(stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+#pragma warning disable CA1031 // a start failure is the pool's to report on the first run; the silo keeps going
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            LogWarmUpFailed(logger, e);
+        }
+    }
+
+    private async Task LoopAsync(CancellationToken stopping)
+    {
         var board = grains.GetGrain<ISandboxLoadBoardGrain>(0);
         var maxAge = local.Options.LoadReportInterval * 4;
         while (!stopping.IsCancellationRequested)

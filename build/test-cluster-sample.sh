@@ -18,10 +18,11 @@ cleanup() {
     kill -9 "$pid" 2>/dev/null || true
   done
 }
-trap cleanup EXIT
+trap 'cleanup; rm -rf "$logs"' EXIT
 
 for i in 0 1; do
-  dotnet "$dll" silo "$i" >"$logs/silo$i.log" 2>&1 &
+  : >"$logs/silo$i.log"   # exists before the loop below reads it (the redirection of a background job may come later)
+  dotnet "$dll" silo "$i" >>"$logs/silo$i.log" 2>&1 &
   pids+=($!)
   # Each silo announces itself once it has joined; silo 0 must be up before silo 1 joins it.
   for _ in $(seq 120); do

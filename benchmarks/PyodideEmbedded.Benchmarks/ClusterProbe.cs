@@ -31,6 +31,7 @@ internal static class ClusterProbe
         foreach (short silos in new short[] { 1, 2 })
         {
             var builder = new InProcessTestClusterBuilder(silos);
+            builder.Options.ConfigureFileLogging = false; // TestingHost's default writes log files into the working folder
             builder.ConfigureSilo((_, silo) => silo.AddPythonSandboxes(new PythonSandboxSiloOptions { Pool = poolOptions }));
             builder.ConfigureClient(client => client.Services.AddPythonSandboxCluster());
             await using var cluster = builder.Build();

@@ -14,6 +14,7 @@ internal static class TestClusters
     public static async Task<InProcessTestCluster> StartAsync(short silos, SandboxPoolOptions pool, TimeSpan? clientResponseTimeout = null)
     {
         var builder = new InProcessTestClusterBuilder(silos);
+        builder.Options.ConfigureFileLogging = false; // TestingHost's default writes log files into the working folder
         builder.ConfigureSilo((_, silo) => silo.AddPythonSandboxes(new PythonSandboxSiloOptions
         {
             Pool = pool,

@@ -14,6 +14,9 @@ using PyodideEmbedded.Benchmarks;
 //                          sustained pool.RunAsync("4 + 5") with a new sandbox per run, 1 and 2 callers (FreshRunProbe)
 //   ... -- --probe-reset [resets per kind] [recycled runs]
 //                          PythonSandbox.ResetAsync after each kind of run, and memory over many recycled runs (ResetProbe)
+//   ... -- --probe-cluster [seconds]
+//                          the cluster hop: session and fresh runs through SandboxPool, then SandboxCluster on 1 and 2
+//                          Orleans silos (ClusterProbe)
 //   ... -- --probe-soak [requests] [--seed N] [--sample-every N] [--row-every N] [--cli PATH]
 //                          memory of one `pyodide-sandbox serve` process under a long mixed load (SoakProbe)
 if (args.Contains("--memory"))
@@ -43,6 +46,12 @@ if (args.Contains("--probe-fresh-runs"))
 if (args.Contains("--probe-reset"))
 {
     await ResetProbe.RunAsync(args, Console.Out);
+    return 0;
+}
+
+if (args.Contains("--probe-cluster"))
+{
+    await ClusterProbe.RunAsync(args, Console.Out);
     return 0;
 }
 

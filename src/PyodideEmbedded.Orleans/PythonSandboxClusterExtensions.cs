@@ -1,0 +1,64 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans.Configuration;
+using PyodideEmbedded;
+using PyodideEmbedded.Orleans;
+using PyodideEmbedded.Orleans.Internal;
+
+namespace Microsoft.Extensions.Hosting;
+
+/// <summary>Registers Python sandboxes with Orleans: on silos (<see cref="AddPythonSandboxes"/>) and on clients
+/// (<see cref="AddPythonSandboxCluster"/>).</summary>
+public static class PythonSandboxClusterExtensions
+{
+    /// <summary>Makes this silo run Python: a local <see cref="SandboxPool"/> (disposed with the host), the session and
+    /// fresh-run grains, the placement of sessions by spare sandboxes, and a <see cref="SandboxCluster"/> for code in the
+    /// silo's process. Sets the silo's grain call timeout above the sandbox's time limit.</summary>
+    /// <param name="builder">The silo builder.</param>
+    /// <param name="options">The options; null for the defaults.</param>
+    /// <returns><paramref name="builder"/>.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="builder"/> is null.</exception>
+    public static ISiloBuilder AddPythonSandboxes(this ISiloBuilder builder, PythonSandboxSiloOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        options ??= new();
+        var services = builder.Services;
+        services.AddSingleton(options);
+        services.AddSingleton<LocalSandboxes>();
+        services.AddSingleton<SandboxLoadCache>();
+        services.AddSingleton<SandboxLoadReporter>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(p => p.GetRequiredService<SandboxLoadReporter>());
+        builder.AddPlacementDirector<SandboxPlacementStrategy, SandboxPlacementDirector>();
+        services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = Max(o.ResponseTimeout, options.EffectiveResponseTimeout));
+        services.Configure<GrainCollectionOptions>(o =>
+        {
+            // The session grain deactivates itself after the idle timeout; Orleans' own collection must not come first.
+            var age = options.Pool.SessionIdleTimeout + TimeSpan.FromMinutes(2);
+            o.ClassSpecificCollectionAge[typeof(SandboxSessionGrain).FullName!] = age;
+        });
+        services.TryAddSingleton(p => new SandboxCluster(p.GetRequiredService<IGrainFactory>(), new SandboxClusterOptions
+        {
+            ResponseTimeout = options.EffectiveResponseTimeout,
+            SessionIdleTimeout = options.Pool.SessionIdleTimeout,
+        }));
+        return builder;
+    }
+
+    /// <summary>Adds a <see cref="SandboxCluster"/> over the registered Orleans client (<c>UseOrleansClient</c>), and sets
+    /// the client's grain call timeout to <see cref="SandboxClusterOptions.ResponseTimeout"/>.</summary>
+    /// <param name="services">The services.</param>
+    /// <param name="options">The options; null for the defaults. <see cref="SandboxClusterOptions.SessionIdleTimeout"/>
+    /// should be the silos' <see cref="SandboxPoolOptions.SessionIdleTimeout"/>.</param>
+    /// <returns><paramref name="services"/>.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="services"/> is null.</exception>
+    public static IServiceCollection AddPythonSandboxCluster(this IServiceCollection services, SandboxClusterOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        options ??= new();
+        services.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = options.ResponseTimeout);
+        services.TryAddSingleton(p => new SandboxCluster(p.GetRequiredService<IGrainFactory>(), options));
+        return services;
+    }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+}

@@ -1,0 +1,31 @@
+namespace PyodideEmbedded.Orleans;
+
+/// <summary>A silo's Python sandboxes: its local pool, and how it tells the cluster what it has to spare.</summary>
+public sealed record PythonSandboxSiloOptions
+{
+    /// <summary>The silo's local pool. <see cref="SandboxPoolOptions.MaxSandboxes"/> bounds the sandboxes (sessions plus
+    /// fresh runs) on this silo: a silo at its maximum takes no new session while another has room.
+    /// <see cref="SandboxPoolOptions.SessionIdleTimeout"/> is the session grain's idle timeout: it is deactivated and its
+    /// sandbox freed after that long without a call.</summary>
+    public SandboxPoolOptions Pool { get; init; } = new();
+
+    /// <summary>How often the silo reports its sandboxes (in use, ready, maximum, memory) to the cluster, for placing
+    /// new sessions. Default 1 s.</summary>
+    public TimeSpan LoadReportInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>What one sandbox costs in memory (default 40 MiB, a started sandbox being about 38 MiB): a silo whose
+    /// machine has less than two of these available takes no new session while another has room.</summary>
+    public long MemoryPerSandboxBytes { get; init; } = 40L * 1024 * 1024;
+
+    /// <summary>Whether the silo starts <see cref="SandboxPoolOptions.MinReady"/> sandboxes when it becomes active
+    /// (default true).</summary>
+    public bool WarmUp { get; init; } = true;
+
+    /// <summary>The silo's grain call timeout (<c>SiloMessagingOptions.ResponseTimeout</c>); null (the default) for the
+    /// sandbox's time limit plus one minute, at least 30 s, so that a busy loop ends as the sandbox's time-limit result
+    /// and never as an Orleans timeout.</summary>
+    public TimeSpan? ResponseTimeout { get; init; }
+
+    internal TimeSpan EffectiveResponseTimeout =>
+        ResponseTimeout ?? TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(30).Ticks, (Pool.Sandbox.Timeout + TimeSpan.FromMinutes(1)).Ticks));
+}

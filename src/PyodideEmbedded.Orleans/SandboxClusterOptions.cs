@@ -1,0 +1,23 @@
+namespace PyodideEmbedded.Orleans;
+
+/// <summary>The caller's side of the cluster (<see cref="SandboxCluster"/>).</summary>
+public sealed record SandboxClusterOptions
+{
+    /// <summary>The client's grain call timeout (<c>ClientMessagingOptions.ResponseTimeout</c>, default 2 minutes): the
+    /// longest any call waits, including one whose silo died without its connection being closed (a
+    /// <see cref="TimeoutException"/>; a fresh run is sent again, see <see cref="FreshRunRetries"/>). It must exceed the
+    /// longest run's time limit plus the wait for a sandbox, so that a run that is too long ends as the sandbox's
+    /// time-limit result and never as an Orleans timeout: a <see cref="RunInputs.Timeout"/> within a minute of it is
+    /// refused.</summary>
+    public TimeSpan ResponseTimeout { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>The silos' session idle timeout (their <see cref="SandboxPoolOptions.SessionIdleTimeout"/>, default 10
+    /// minutes). A session unused for longer is known to be gone, so its next call opens a new session silently, as in
+    /// the library; a session whose silo was lost before that answers <see cref="SandboxResult.SandboxLost"/>.</summary>
+    public TimeSpan SessionIdleTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How many times a fresh run is sent again when the silo that took it left before answering (default 2).
+    /// A fresh run has no state, so running it again elsewhere is safe unless its host functions act outside the
+    /// sandbox.</summary>
+    public int FreshRunRetries { get; init; } = 2;
+}

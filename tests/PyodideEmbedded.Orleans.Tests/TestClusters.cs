@@ -1,0 +1,41 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.TestingHost;
+using PyodideEmbedded.Orleans.Internal;
+
+namespace PyodideEmbedded.Orleans.Tests;
+
+/// <summary>Multi-silo clusters in this process (Orleans.TestingHost), each silo with its own small pool.</summary>
+internal static class TestClusters
+{
+    /// <summary>The longest any single call may take before a test fails instead of hanging.</summary>
+    public static readonly TimeSpan CallBound = TimeSpan.FromSeconds(40);
+
+    public static async Task<InProcessTestCluster> StartAsync(short silos, SandboxPoolOptions pool, TimeSpan? clientResponseTimeout = null)
+    {
+        var builder = new InProcessTestClusterBuilder(silos);
+        builder.Options.ConfigureFileLogging = false; // TestingHost's default writes log files into the working folder
+        builder.ConfigureSilo((_, silo) => silo.AddPythonSandboxes(new PythonSandboxSiloOptions
+        {
+            Pool = pool,
+            LoadReportInterval = TimeSpan.FromMilliseconds(250),
+        }));
+        builder.ConfigureClient(client => client.Services.AddPythonSandboxCluster(new SandboxClusterOptions
+        {
+            SessionIdleTimeout = pool.SessionIdleTimeout,
+            ResponseTimeout = clientResponseTimeout ?? TimeSpan.FromMinutes(2),
+        }));
+        var cluster = builder.Build();
+        await cluster.DeployAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        return cluster;
+    }
+
+    public static SandboxCluster Sandboxes(this InProcessTestCluster cluster) =>
+        cluster.Client.ServiceProvider.GetRequiredService<SandboxCluster>();
+
+    public static Task<string> SiloOfAsync(this InProcessTestCluster cluster, string sessionId) =>
+        cluster.Client.GetGrain<ISandboxSessionGrain>(sessionId).GetSiloAsync().WaitAsync(CallBound);
+
+    public static LocalSandboxes Local(this InProcessSiloHandle silo) =>
+        silo.ServiceProvider.GetRequiredService<LocalSandboxes>();
+}

@@ -341,7 +341,7 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Takes a ready sandbox out of the pool (starting one if none is ready). The caller owns it.</summary>
-    /// <returns>A sandbox that has run no user code. Disposing it frees its place in the pool.</returns>
+    /// <returns>A sandbox in its started state (new, or reset in place after an earlier fresh run). Disposing it frees its place in the pool.</returns>
     /// <exception cref="SandboxStartException">No sandbox was ready and one failed to start.</exception>
     /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>

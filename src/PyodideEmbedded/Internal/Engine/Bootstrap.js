@@ -157,6 +157,13 @@
   Object.defineProperty(SandboxFinalizationRegistry, 'name', { value: 'FinalizationRegistry' });
   g.FinalizationRegistry = SandboxFinalizationRegistry;
   g.TextEncoder = TextEncoder;
+  // No JSPI (WebAssembly stack switching): with it Pyodide runs coroutines on secondary stacks, and V8 aborted the
+  // whole process on them ("Check failed: thread_local_top->secondary_stack_sp_ != 0") when a continuation or an
+  // isolate's disposal came on another thread than the suspension, as ClearScript's tasks and our pool's resets do.
+  // Without it Pyodide takes its portable path: asyncio and top-level await work the same; only pyodide.ffi.run_sync
+  // (which needs JavaScript interop) is unavailable.
+  delete g.WebAssembly.Suspending;
+  delete g.WebAssembly.promising;
   g.TextDecoder = TextDecoder;
 
   function fillRandom(view) {

@@ -388,12 +388,9 @@
       for (const name of Object.keys(space)) {
         const original = space[name];
         if (typeof original !== 'function') {
-          // Not a plain function: a Global, the memory, or a JSPI wrapper, whose calls cannot be watched. The one
-          // JSPI import Pyodide has (syncifyHandler, for run_sync) suspends only inside PyProxy.callPromising,
-          // which only JavaScript can start, and JavaScript is reachable only through watched imports: called
-          // from a plain run it traps, and a crashed sandbox is never reset in place. Any other is not trusted.
-          const known = original instanceof wasmApi.Global || original instanceof wasmApi.Memory
-            || original instanceof wasmApi.Table || (name === 'syncifyHandler' && wasmApi.Suspending && original instanceof wasmApi.Suspending);
+          // Not a plain function: a Global, the memory, or something whose calls cannot be watched (a JSPI
+          // wrapper, were JSPI not removed above), which stops every reset in place.
+          const known = original instanceof wasmApi.Global || original instanceof wasmApi.Memory || original instanceof wasmApi.Table;
           if (!known && typeof original === 'object' && original !== null) touch('the import ' + name + ' cannot be watched', true);
           continue;
         }

@@ -348,11 +348,8 @@ public sealed class PythonSandbox : IAsyncDisposable, IDisposable
             {
                 engine.MarkPristine();
             }
-            else
-            {
-                engine.ReseedRandom();
-            }
 
+            engine.ReseedRandom();
             return true;
         }).ConfigureAwait(false);
     }

@@ -11,10 +11,6 @@ internal sealed partial class PyodideEngine
     private MemoryImage? _image;
     private PristineMemory? _pristine;
 
-    /// <summary>Bytes of memory this sandbox keeps for itself to reset in place (where its start differs from the
-    /// process's shared started memory).</summary>
-    public long OwnPristineBytes => _pristine?.OwnBytes ?? 0;
-
     /// <summary>
     /// Records the current state as the one a reset returns to. On the engine thread, once the start is done
     /// (packages installed); without a shared memory image (not Linux) resets start a new isolate instead.
@@ -27,12 +23,10 @@ internal sealed partial class PyodideEngine
             _pristine = _image is null || memory is null ? null
                 : memory.InvokeWithDirectAccess(pointer => PristineMemory.TryCapture(_image, pointer, memory.Size));
         }
-
-        // Random numbers are seeded only now, after the recording, so that it is the same in every sandbox.
-        Call(HostCall.FinishReset);
     }
 
-    /// <summary>Seeds Python's random numbers from the host (what <see cref="MarkPristine"/> does after recording).</summary>
+    /// <summary>Seeds Python's random numbers from the host: after <see cref="MarkPristine"/>, so that the recorded state
+    /// is the same in every sandbox.</summary>
     public void ReseedRandom() => Call(HostCall.FinishReset);
 
     /// <summary>

@@ -10,7 +10,8 @@ using PyodideEmbedded.Hosting;
 namespace Microsoft.Extensions.DependencyInjection;
 
 /// <summary>Registers a <see cref="SandboxPool"/> with a host: options from configuration or code, validated at start-up;
-/// the pool warmed by a hosted service, reporting to the host's logging and metrics, and disposed with the host.</summary>
+/// the pool warmed by a hosted service, reporting to the host's logging and metrics, and disposed with the host. The pool
+/// is also the host's <see cref="ISandboxRunner"/>, unless a cluster was registered as that.</summary>
 public static class PythonSandboxServiceCollectionExtensions
 {
     /// <summary>Adds a singleton <see cref="SandboxPool"/> whose options are bound from <paramref name="configuration"/>
@@ -83,6 +84,9 @@ public static class PythonSandboxServiceCollectionExtensions
                 },
             });
         });
+        // Integrations written against ISandboxRunner (tools, handlers) run on this pool, unless a cluster was registered
+        // first (AddPythonSandboxCluster in PyodideEmbedded.Orleans).
+        services.TryAddSingleton<ISandboxRunner>(provider => provider.GetRequiredService<SandboxPool>());
         services.AddSingleton<PoolWarmUp>();
         services.AddHostedService(provider => provider.GetRequiredService<PoolWarmUp>());
         return options;

@@ -7,7 +7,7 @@ namespace PyodideEmbedded;
 
 /// <summary>
 /// A Microsoft.Extensions.AI tool (<see cref="AIFunction"/>) named <c>run_python_code</c> that runs model-written
-/// Python in a sandbox from a <see cref="SandboxPool"/> and returns what a model needs: status, output, value, error
+/// Python in a sandbox from a <see cref="SandboxPool"/> (or any <see cref="ISandboxRunner"/>, such as a cluster) and returns what a model needs: status, output, value, error
 /// (with the user's traceback) and the limit that ended the run, as one compact JSON object within a size cap.
 /// </summary>
 /// <remarks>
@@ -26,32 +26,32 @@ public static class PythonTool
     public const int DefaultMaxResultChars = 16 * 1024;
 
     /// <summary>A tool that runs each call in a fresh interpreter (the pool resets its sandbox afterwards): nothing survives between calls.</summary>
-    /// <param name="pool">Where the sandboxes come from (see <see cref="SandboxPool.RunAsync(string, RunInputs?, CancellationToken)"/>).</param>
+    /// <param name="sandboxes">Where the code runs: a <see cref="SandboxPool"/> or a cluster (see <see cref="ISandboxRunner.RunAsync"/>).</param>
     /// <param name="maxResultChars">Cap on the result the model receives: output and tracebacks are cut to fit.
     /// Between 1,024 and 1,048,576; default <see cref="DefaultMaxResultChars"/>.</param>
-    /// <exception cref="ArgumentNullException"><paramref name="pool"/> is null.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="sandboxes"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxResultChars"/> is out of range.</exception>
-    public static AIFunction Create(SandboxPool pool, int maxResultChars = DefaultMaxResultChars)
+    public static AIFunction Create(ISandboxRunner sandboxes, int maxResultChars = DefaultMaxResultChars)
     {
-        ArgumentNullException.ThrowIfNull(pool);
+        ArgumentNullException.ThrowIfNull(sandboxes);
         CheckCap(maxResultChars);
-        return Build(pool, (code, inputs, ct) => pool.RunAsync(code, inputs, ct), persistent: false, maxResultChars);
+        return Build(sandboxes, (code, inputs, ct) => sandboxes.RunAsync(code, inputs, ct), persistent: false, maxResultChars);
     }
 
-    /// <summary>A tool bound to one session of the pool (one conversation): variables, imports and files persist from
-    /// call to call until the session ends (<see cref="SandboxPool.EndSessionAsync"/>) or idles out.</summary>
-    /// <param name="pool">Where the session's sandbox comes from.</param>
+    /// <summary>A tool bound to one session (one conversation): variables, imports and files persist from call to call
+    /// until the session ends (<see cref="ISandboxRunner.EndSessionAsync"/>) or idles out.</summary>
+    /// <param name="sandboxes">Where the session's sandbox comes from: a <see cref="SandboxPool"/> or a cluster.</param>
     /// <param name="sessionId">The session, such as a conversation id.</param>
     /// <param name="maxResultChars">As for <see cref="Create"/>.</param>
-    /// <exception cref="ArgumentNullException"><paramref name="pool"/> is null.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="sandboxes"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="sessionId"/> is null or empty.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxResultChars"/> is out of range.</exception>
-    public static AIFunction CreateForSession(SandboxPool pool, string sessionId, int maxResultChars = DefaultMaxResultChars)
+    public static AIFunction CreateForSession(ISandboxRunner sandboxes, string sessionId, int maxResultChars = DefaultMaxResultChars)
     {
-        ArgumentNullException.ThrowIfNull(pool);
+        ArgumentNullException.ThrowIfNull(sandboxes);
         ArgumentException.ThrowIfNullOrEmpty(sessionId);
         CheckCap(maxResultChars);
-        return Build(pool, (code, inputs, ct) => pool.RunInSessionAsync(sessionId, code, inputs, ct), persistent: true, maxResultChars);
+        return Build(sandboxes, (code, inputs, ct) => sandboxes.RunInSessionAsync(sessionId, code, inputs, ct), persistent: true, maxResultChars);
     }
 
     private static void CheckCap(int maxResultChars)
@@ -60,7 +60,7 @@ public static class PythonTool
         ArgumentOutOfRangeException.ThrowIfGreaterThan(maxResultChars, 1024 * 1024);
     }
 
-    private static AIFunction Build(SandboxPool pool, Func<string, RunInputs?, CancellationToken, Task<SandboxResult>> run, bool persistent, int maxResultChars)
+    private static AIFunction Build(ISandboxRunner sandboxes, Func<string, RunInputs?, CancellationToken, Task<SandboxResult>> run, bool persistent, int maxResultChars)
     {
         async Task<JsonElement> RunPythonCode(
             [Description("Python code to run. The value of the last expression is returned, as in a notebook cell.")] string python_code,
@@ -86,7 +86,7 @@ public static class PythonTool
         return AIFunctionFactory.Create(RunPythonCode, new AIFunctionFactoryOptions
         {
             Name = Name,
-            Description = Describe(pool.Options.Sandbox, persistent),
+            Description = Describe(sandboxes.SandboxOptions, persistent),
         });
     }
 

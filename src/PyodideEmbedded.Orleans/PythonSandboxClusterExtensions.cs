@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Configuration;
@@ -8,7 +9,7 @@ using PyodideEmbedded.Orleans.Internal;
 namespace Microsoft.Extensions.Hosting;
 
 /// <summary>Registers Python sandboxes with Orleans: on silos (<see cref="AddPythonSandboxes"/>) and on clients
-/// (<see cref="AddPythonSandboxCluster"/>).</summary>
+/// (<see cref="AddPythonSandboxCluster(IServiceCollection, SandboxClusterOptions?)"/>).</summary>
 public static class PythonSandboxClusterExtensions
 {
     /// <summary>Makes this silo run Python: a local <see cref="SandboxPool"/> (disposed with the host), the session and
@@ -40,7 +41,9 @@ public static class PythonSandboxClusterExtensions
         {
             ResponseTimeout = options.EffectiveResponseTimeout,
             SessionIdleTimeout = options.Pool.SessionIdleTimeout,
+            Sandbox = options.Pool.Sandbox,
         }));
+        services.TryAddSingleton<ISandboxRunner>(p => p.GetRequiredService<SandboxCluster>());
         return builder;
     }
 
@@ -51,13 +54,39 @@ public static class PythonSandboxClusterExtensions
     /// should be the silos' <see cref="SandboxPoolOptions.SessionIdleTimeout"/>.</param>
     /// <returns><paramref name="services"/>.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> is null.</exception>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
     public static IServiceCollection AddPythonSandboxCluster(this IServiceCollection services, SandboxClusterOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(services);
         options ??= new();
+        options.Validate();
         services.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = options.ResponseTimeout);
         services.TryAddSingleton(p => new SandboxCluster(p.GetRequiredService<IGrainFactory>(), options));
+        // Integrations written against ISandboxRunner (PythonTool, the MCP server) run on the cluster.
+        services.TryAddSingleton<ISandboxRunner>(p => p.GetRequiredService<SandboxCluster>());
         return services;
+    }
+
+    /// <summary>Adds a <see cref="SandboxCluster"/> whose options are bound from <paramref name="configuration"/> (for
+    /// example the <c>PythonSandbox:Cluster</c> section: <c>ResponseTimeout</c>, <c>SessionIdleTimeout</c>,
+    /// <c>FreshRunRetries</c>, <c>Sandbox:Timeout</c>, <c>Sandbox:MemoryLimitBytes</c>, ...), as
+    /// <see cref="AddPythonSandboxCluster(IServiceCollection, SandboxClusterOptions?)"/> does.</summary>
+    /// <param name="services">The services.</param>
+    /// <param name="configuration">The section holding <see cref="SandboxClusterOptions"/>' properties.</param>
+    /// <returns><paramref name="services"/>.</returns>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="InvalidOperationException">A key names no option.</exception>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
+    public static IServiceCollection AddPythonSandboxCluster(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        var defaults = new SandboxClusterOptions();
+        var options = defaults with { Sandbox = defaults.Sandbox with { } };
+        // A key that names no option (a typo) fails here instead of being ignored.
+        configuration.Bind(options, binder => binder.ErrorOnUnknownConfiguration = true);
+        options.Validate();
+        return services.AddPythonSandboxCluster(options);
     }
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;

@@ -17,7 +17,7 @@ namespace PyodideEmbedded.Orleans;
 /// through another <see cref="SandboxCluster"/> (another process) is not known to it, and a first call through it
 /// after a loss opens a new session without that report.</para>
 /// </remarks>
-public sealed class SandboxCluster
+public sealed class SandboxCluster : ISandboxRunner
 {
     private static readonly TimeSpan s_timeoutMargin = TimeSpan.FromMinutes(1);
     private readonly IGrainFactory _grains;
@@ -28,12 +28,19 @@ public sealed class SandboxCluster
     /// <param name="grains">The grain factory.</param>
     /// <param name="options">The options; null for the defaults. They should match those the registration used.</param>
     /// <exception cref="ArgumentNullException"><paramref name="grains"/> is null.</exception>
+    /// <exception cref="ArgumentException">An option is out of range, or the declared sandbox time limit is not under
+    /// <see cref="SandboxClusterOptions.ResponseTimeout"/>.</exception>
     public SandboxCluster(IGrainFactory grains, SandboxClusterOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(grains);
         _grains = grains;
         _options = options ?? new();
+        _options.Validate();
     }
+
+    /// <summary>The silos' sandbox options, as declared in <see cref="SandboxClusterOptions.Sandbox"/> (a silo's own
+    /// <see cref="SandboxCluster"/> has that silo's).</summary>
+    public SandboxOptions SandboxOptions => _options.Sandbox;
 
     /// <summary>Runs code in a fresh interpreter on one of the silos (the one the call reaches), as
     /// <see cref="SandboxPool.RunAsync(string, RunInputs?, CancellationToken)"/> does.</summary>

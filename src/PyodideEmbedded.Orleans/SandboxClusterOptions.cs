@@ -20,4 +20,35 @@ public sealed record SandboxClusterOptions
     /// A fresh run has no state, so running it again elsewhere is safe unless its host functions act outside the
     /// sandbox.</summary>
     public int FreshRunRetries { get; init; } = 2;
+
+    /// <summary>The silos' sandbox options as callers should know them (default: the library's defaults): the time and
+    /// memory limits and packages that <see cref="SandboxCluster.SandboxOptions"/> reports, for describing the
+    /// environment to a model and for sizing waits. The silos run with their own (<see cref="PythonSandboxSiloOptions.Pool"/>);
+    /// declare the same here (a silo's own cluster, from <c>AddPythonSandboxes</c>, has the silo's). Their time limit must be
+    /// under <see cref="ResponseTimeout"/>.</summary>
+    public SandboxOptions Sandbox { get; init; } = new();
+
+    internal void Validate()
+    {
+        if (ResponseTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"ResponseTimeout must be positive (it is {ResponseTimeout}).");
+        }
+
+        if (SessionIdleTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"SessionIdleTimeout must be positive (it is {SessionIdleTimeout}).");
+        }
+
+        if (FreshRunRetries is < 0 or > 10)
+        {
+            throw new ArgumentException($"FreshRunRetries must be between 0 and 10 (it is {FreshRunRetries}).");
+        }
+
+        ArgumentNullException.ThrowIfNull(Sandbox);
+        if (Sandbox.Timeout >= ResponseTimeout)
+        {
+            throw new ArgumentException($"The sandboxes' time limit (Sandbox.Timeout, {Sandbox.Timeout}) must be under ResponseTimeout ({ResponseTimeout}), or a long run would end as an Orleans timeout.");
+        }
+    }
 }

@@ -29,7 +29,7 @@ namespace PyodideEmbedded;
 /// may take up to its time limit, and a thread blocked on async work can deadlock a caller that has a synchronization
 /// context. Prefer <see cref="DisposeAsync"/>, which returns when everything is freed. Sandboxes handed out by <see cref="TakeAsync"/> belong to the caller.</para>
 /// </remarks>
-public sealed class SandboxPool : IAsyncDisposable, IDisposable
+public sealed class SandboxPool : ISandboxRunner, IAsyncDisposable, IDisposable
 {
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
     // Longest a refill waits for the first run of the sandbox whose take triggered it.
@@ -76,6 +76,9 @@ public sealed class SandboxPool : IAsyncDisposable, IDisposable
 
     /// <summary>The options this pool was created with.</summary>
     public SandboxPoolOptions Options => _options;
+
+    /// <inheritdoc/>
+    SandboxOptions ISandboxRunner.SandboxOptions => _options.Sandbox;
 
     /// <summary>Sandboxes started and waiting to be used.</summary>
     public int ReadyCount => _ready.Reader.Count;

@@ -26,6 +26,16 @@ public sealed record PythonSandboxSiloOptions
     /// and never as an Orleans timeout.</summary>
     public TimeSpan? ResponseTimeout { get; init; }
 
+    /// <summary>The name of an Orleans grain storage provider (for example <c>AddAdoNetGrainStorage("python-sessions", ...)</c>
+    /// or <c>AddAzureTableGrainStorage</c>) where each open session keeps a small marker: which activation holds it and
+    /// when it was last used (one write when a session opens, another at most every half idle timeout, one clear when it
+    /// ends or idles out). With it, a session lost with its silo answers <see cref="SandboxResult.SandboxLost"/> to its
+    /// next caller from any client, a restarted one included. Without it (null, the default), only the
+    /// <see cref="SandboxCluster"/> that used the session is told; another client's first call silently opens a new
+    /// session. The storage must outlive a silo: in-memory grain storage lives on the silos and may go with the one
+    /// that fails.</summary>
+    public string? SessionStorageName { get; init; }
+
     internal TimeSpan EffectiveResponseTimeout =>
         ResponseTimeout ?? TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(30).Ticks, (Pool.Sandbox.Timeout + TimeSpan.FromMinutes(1)).Ticks));
 }

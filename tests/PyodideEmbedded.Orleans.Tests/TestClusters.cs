@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Orleans.Storage;
 using Orleans.TestingHost;
 using PyodideEmbedded.Orleans.Internal;
 
@@ -11,15 +12,28 @@ internal static class TestClusters
     /// <summary>The longest any single call may take before a test fails instead of hanging.</summary>
     public static readonly TimeSpan CallBound = TimeSpan.FromSeconds(40);
 
-    public static async Task<InProcessTestCluster> StartAsync(short silos, SandboxPoolOptions pool, TimeSpan? clientResponseTimeout = null)
+    /// <summary>Starts <paramref name="silos"/> silos with <paramref name="pool"/> each, and a client whose grain call
+    /// timeout is <paramref name="clientResponseTimeout"/> (default 2 minutes). With <paramref name="sessionStorage"/>,
+    /// the silos keep session markers in a <see cref="SharedGrainStorage"/> of that name, which outlives any silo.</summary>
+    public static async Task<InProcessTestCluster> StartAsync(
+        short silos, SandboxPoolOptions pool, TimeSpan? clientResponseTimeout = null, string? sessionStorage = null)
     {
         var builder = new InProcessTestClusterBuilder(silos);
         builder.Options.ConfigureFileLogging = false; // TestingHost's default writes log files into the working folder
-        builder.ConfigureSilo((_, silo) => silo.AddPythonSandboxes(new PythonSandboxSiloOptions
+        builder.ConfigureSilo((_, silo) =>
         {
-            Pool = pool,
-            LoadReportInterval = TimeSpan.FromMilliseconds(250),
-        }));
+            if (sessionStorage is not null)
+            {
+                silo.Services.AddKeyedSingleton<IGrainStorage>(sessionStorage, (_, _) => new SharedGrainStorage());
+            }
+
+            silo.AddPythonSandboxes(new PythonSandboxSiloOptions
+            {
+                Pool = pool,
+                LoadReportInterval = TimeSpan.FromMilliseconds(250),
+                SessionStorageName = sessionStorage,
+            });
+        });
         builder.ConfigureClient(client => client.Services.AddPythonSandboxCluster(new SandboxClusterOptions
         {
             SessionIdleTimeout = pool.SessionIdleTimeout,

@@ -28,28 +28,36 @@ internal sealed class SandboxSessionGrain(LocalSandboxes local) : Grain, ISandbo
 {
     // A new value per activation: a caller that talked to an earlier activation learns its state is gone.
     private readonly Guid _generation = Guid.NewGuid();
+    private readonly GrainState<SessionMarker> _marker = new();
     private long _lastUsed = Stopwatch.GetTimestamp();
     private int _running;
     private bool _opened;
     private bool _ended;
+    // The marker in grain storage says an earlier activation held this session open: its next call is told.
+    private bool _lostBefore;
 
     private string SessionId => this.GetPrimaryKeyString();
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var idle = local.SessionIdleTimeout;
         var period = TimeSpan.FromTicks(Math.Clamp(idle.Ticks / 4, TimeSpan.FromMilliseconds(250).Ticks, TimeSpan.FromSeconds(30).Ticks));
         this.RegisterGrainTimer(CheckIdleAsync, new GrainTimerCreationOptions(period, period) { Interleave = true, KeepAlive = false });
         local.SessionActivated();
-        return Task.CompletedTask;
+        if (local.Markers is { } markers)
+        {
+            _lostBefore = await markers.ReadAsync(this.GetGrainId(), _marker, _generation).ConfigureAwait(true);
+        }
     }
 
     public async Task<SandboxRunResponse> RunAsync(SandboxRunRequest request, CancellationToken cancellationToken = default)
     {
-        if (request.ExpectedGeneration is { } expected && expected != _generation)
+        if (_lostBefore || (request.ExpectedGeneration is { } expected && expected != _generation))
         {
-            // The caller used this session on an activation that is gone (its silo died or left, or it was ended):
-            // say so instead of running the code in a sandbox without the variables it expects.
+            // The session was open on an activation that is gone (its silo died or left, or it was ended), as grain
+            // storage or the caller remembers: say so instead of running the code in a sandbox without the variables
+            // it expects. Once: the next call opens a new sandbox.
+            _lostBefore = false;
             _opened = true;
             _lastUsed = Stopwatch.GetTimestamp();
             return Wire.Lost(
@@ -66,6 +74,11 @@ internal sealed class SandboxSessionGrain(LocalSandboxes local) : Grain, ISandbo
         _running++;
         try
         {
+            if (local.Markers is { } markers)
+            {
+                await markers.MarkOpenAsync(this.GetGrainId(), _marker, _generation, local.SiloName).ConfigureAwait(true);
+            }
+
             var result = await local.Pool.RunInSessionAsync(SessionId, request.Code, Wire.ToInputs(request), cancellationToken).ConfigureAwait(true);
             return Wire.ToResponse(result, _generation, local.SiloName);
         }
@@ -90,6 +103,13 @@ internal sealed class SandboxSessionGrain(LocalSandboxes local) : Grain, ISandbo
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         local.SessionDeactivated();
+        // Ended or idle: nothing to report, so the marker goes. Any other end (the silo shutting down, an error) keeps
+        // it, and the session's next activation, wherever it is, answers SandboxLost.
+        if (local.Markers is { } markers && (_ended || reason.ReasonCode is DeactivationReasonCode.ApplicationRequested or DeactivationReasonCode.ActivationIdle))
+        {
+            await markers.ClearAsync(this.GetGrainId(), _marker).ConfigureAwait(true);
+        }
+
         try
         {
             // Frees the sandbox whatever the reason: idle, ended, silo shutting down.

@@ -1,17 +1,26 @@
+using Microsoft.Extensions.Logging;
 using Orleans.Statistics;
 
 namespace PyodideEmbedded.Orleans.Internal;
 
 /// <summary>The silo's own sandboxes: its <see cref="SandboxPool"/>, and what it tells the cluster about them.</summary>
-internal sealed class LocalSandboxes : IAsyncDisposable
+internal sealed partial class LocalSandboxes : IAsyncDisposable
 {
     private readonly IEnvironmentStatisticsProvider? _statistics;
     private int _freshRuns;
     private int _sessions;
 
-    public LocalSandboxes(PythonSandboxSiloOptions options, ILocalSiloDetails silo, IEnvironmentStatisticsProvider? statistics = null)
+    public LocalSandboxes(
+        PythonSandboxSiloOptions options, ILocalSiloDetails silo, IServiceProvider services, ILogger<LocalSandboxes> logger,
+        IEnvironmentStatisticsProvider? statistics = null)
     {
         Options = options;
+        Markers = SessionMarkers.Create(services, options, logger);
+        if (Markers is null)
+        {
+            LogNoSessionStorage(logger);
+        }
+
         SessionIdleTimeout = options.Pool.SessionIdleTimeout;
         // The grain ends idle sessions; the pool's own expiry is only a backstop behind it.
         Pool = new SandboxPool(options.Pool with { SessionIdleTimeout = options.Pool.SessionIdleTimeout + TimeSpan.FromMinutes(1) });
@@ -21,6 +30,9 @@ internal sealed class LocalSandboxes : IAsyncDisposable
     }
 
     public PythonSandboxSiloOptions Options { get; }
+
+    /// <summary>Where sessions are marked open, so that their loss reaches every caller; null without session storage.</summary>
+    public SessionMarkers? Markers { get; }
 
     public SandboxPool Pool { get; }
 
@@ -66,6 +78,10 @@ internal sealed class LocalSandboxes : IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => Pool.DisposeAsync();
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information,
+        Message = "No grain storage for Python sessions (PythonSandboxSiloOptions.SessionStorageName): a session lost with its silo is reported only to the SandboxCluster that used it, not to other or restarted clients")]
+    private static partial void LogNoSessionStorage(ILogger logger);
 
     internal readonly struct FreshRun(LocalSandboxes owner) : IDisposable
     {

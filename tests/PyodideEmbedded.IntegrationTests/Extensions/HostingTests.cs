@@ -74,6 +74,9 @@ public sealed class HostingTests
         Assert.Equal(6, pool.Options.MaxSandboxes);
         Assert.Equal(TimeSpan.FromMilliseconds(1500), pool.Options.Sandbox.Timeout);
         Assert.Single(provider.GetServices<IHostedService>());
+        // Integrations written against the interface get the same pool.
+        Assert.Same(pool, provider.GetRequiredService<ISandboxRunner>());
+        Assert.Equal(TimeSpan.FromMilliseconds(1500), provider.GetRequiredService<ISandboxRunner>().SandboxOptions.Timeout);
     }
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]

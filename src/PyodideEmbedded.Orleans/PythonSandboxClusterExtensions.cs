@@ -23,6 +23,7 @@ public static class PythonSandboxClusterExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         options ??= new();
+        PythonSandboxSiloOptions.CheckMaxMessageBytes(options.MaxMessageBytes);
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton<LocalSandboxes>();
@@ -30,7 +31,11 @@ public static class PythonSandboxClusterExtensions
         services.AddSingleton<SandboxLoadReporter>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(p => p.GetRequiredService<SandboxLoadReporter>());
         builder.AddPlacementDirector<SandboxPlacementStrategy, SandboxPlacementDirector>();
-        services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = Max(o.ResponseTimeout, options.EffectiveResponseTimeout));
+        services.Configure<SiloMessagingOptions>(o =>
+        {
+            o.ResponseTimeout = Max(o.ResponseTimeout, options.EffectiveResponseTimeout);
+            o.MaxMessageBodySize = PythonSandboxSiloOptions.OrleansBodyLimit(options.MaxMessageBytes, o.MaxMessageBodySize);
+        });
         services.Configure<GrainCollectionOptions>(o =>
         {
             // The session grain deactivates itself after the idle timeout; Orleans' own collection must not come first.
@@ -42,6 +47,7 @@ public static class PythonSandboxClusterExtensions
             ResponseTimeout = options.EffectiveResponseTimeout,
             SessionIdleTimeout = options.Pool.SessionIdleTimeout,
             Sandbox = options.Pool.Sandbox,
+            MaxMessageBytes = options.MaxMessageBytes,
         }));
         services.TryAddSingleton<ISandboxRunner>(p => p.GetRequiredService<SandboxCluster>());
         return builder;
@@ -60,7 +66,11 @@ public static class PythonSandboxClusterExtensions
         ArgumentNullException.ThrowIfNull(services);
         options ??= new();
         options.Validate();
-        services.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = options.ResponseTimeout);
+        services.Configure<ClientMessagingOptions>(o =>
+        {
+            o.ResponseTimeout = options.ResponseTimeout;
+            o.MaxMessageBodySize = PythonSandboxSiloOptions.OrleansBodyLimit(options.MaxMessageBytes, o.MaxMessageBodySize);
+        });
         services.TryAddSingleton(p => new SandboxCluster(p.GetRequiredService<IGrainFactory>(), options));
         // Integrations written against ISandboxRunner (PythonTool, the MCP server) run on the cluster.
         services.TryAddSingleton<ISandboxRunner>(p => p.GetRequiredService<SandboxCluster>());

@@ -36,6 +36,26 @@ public sealed record PythonSandboxSiloOptions
     /// that fails.</summary>
     public string? SessionStorageName { get; init; }
 
+    /// <summary>The most a run's result (value, output, files read back) may hold, in bytes, to cross back to the caller
+    /// in one message (default 96 MiB; 1 MiB to 1 GiB). Files that would pass it are not returned: each is named in
+    /// <see cref="SandboxResult.FileErrors"/>. The silo's Orleans message size limit is raised to fit it (and the
+    /// largest request, so set the clients' <see cref="SandboxClusterOptions.MaxMessageBytes"/> to the same).</summary>
+    public long MaxMessageBytes { get; init; } = DefaultMaxMessageBytes;
+
+    internal const long DefaultMaxMessageBytes = 96L * 1024 * 1024;
+
+    // Orleans' own limit on a message body, raised (never lowered) to carry the largest run and its framing.
+    internal static int OrleansBodyLimit(long maxMessageBytes, int current) =>
+        (int)Math.Max(current, maxMessageBytes + Internal.Wire.MessageHeadroomBytes);
+
+    internal static void CheckMaxMessageBytes(long value)
+    {
+        if (value is < 1024 * 1024 or > 1024L * 1024 * 1024)
+        {
+            throw new ArgumentException($"MaxMessageBytes must be between 1 MiB and 1 GiB (it is {value}).");
+        }
+    }
+
     internal TimeSpan EffectiveResponseTimeout =>
         ResponseTimeout ?? TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(30).Ticks, (Pool.Sandbox.Timeout + TimeSpan.FromMinutes(1)).Ticks));
 }

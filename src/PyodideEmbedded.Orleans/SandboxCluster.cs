@@ -49,7 +49,8 @@ public sealed class SandboxCluster : ISandboxRunner
     /// <param name="cancellationToken">Stops the run.</param>
     /// <returns>The run's result, as the library returns it.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="code"/> is null.</exception>
-    /// <exception cref="ArgumentException">A global, a file path or the time limit is not allowed.</exception>
+    /// <exception cref="ArgumentException">A global, a file path or the time limit is not allowed, or the code, globals
+    /// and files pass <see cref="SandboxClusterOptions.MaxMessageBytes"/>.</exception>
     /// <exception cref="SiloUnavailableException">The silos that took the run left before answering, more times than
     /// <see cref="SandboxClusterOptions.FreshRunRetries"/>.</exception>
     /// <exception cref="TimeoutException">No silo answered within <see cref="SandboxClusterOptions.ResponseTimeout"/>, more
@@ -81,8 +82,8 @@ public sealed class SandboxCluster : ISandboxRunner
     /// <param name="cancellationToken">Stops the run.</param>
     /// <returns>The run's result. <see cref="SandboxResult.SandboxLost"/> says the session's state is gone (its sandbox
     /// was lost in the run, or with its silo, or the session was ended): the next call opens a new one.</returns>
-    /// <exception cref="ArgumentException"><paramref name="sessionId"/> is null or empty, or a global, a file path or the
-    /// time limit is not allowed.</exception>
+    /// <exception cref="ArgumentException"><paramref name="sessionId"/> is null or empty, a global, a file path or the
+    /// time limit is not allowed, or the code, globals and files pass <see cref="SandboxClusterOptions.MaxMessageBytes"/>.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="code"/> is null.</exception>
     /// <exception cref="TimeoutException">The session's silo did not answer within
     /// <see cref="SandboxClusterOptions.ResponseTimeout"/> (it may have died without closing its connections); the next
@@ -143,6 +144,15 @@ public sealed class SandboxCluster : ISandboxRunner
                 nameof(inputs));
         }
 
-        return Wire.ToRequest(code, inputs, expected);
+        var request = Wire.ToRequest(code, inputs, expected);
+        if (Wire.RequestBytes(request) is var size && size > _options.MaxMessageBytes)
+        {
+            // Refused here: an oversized message makes Orleans close the connection, and the call would wait out its timeout.
+            throw new ArgumentException(
+                $"The run's code, globals and files ({size} bytes) pass what one cluster message carries (SandboxClusterOptions.MaxMessageBytes, {_options.MaxMessageBytes} bytes).",
+                nameof(inputs));
+        }
+
+        return request;
     }
 }

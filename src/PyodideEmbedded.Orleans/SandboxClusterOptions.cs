@@ -28,8 +28,15 @@ public sealed record SandboxClusterOptions
     /// under <see cref="ResponseTimeout"/>.</summary>
     public SandboxOptions Sandbox { get; init; } = new();
 
+    /// <summary>The most a run's code, globals and files may hold, in bytes, to cross to a silo in one message (default
+    /// 96 MiB; 1 MiB to 1 GiB). A larger run is refused by the caller with an <see cref="ArgumentException"/>; the client's
+    /// Orleans message size limit is raised to fit it. Set the silos' <see cref="PythonSandboxSiloOptions.MaxMessageBytes"/>
+    /// to the same: it bounds results on the way back.</summary>
+    public long MaxMessageBytes { get; init; } = PythonSandboxSiloOptions.DefaultMaxMessageBytes;
+
     internal void Validate()
     {
+        PythonSandboxSiloOptions.CheckMaxMessageBytes(MaxMessageBytes);
         if (ResponseTimeout <= TimeSpan.Zero)
         {
             throw new ArgumentException($"ResponseTimeout must be positive (it is {ResponseTimeout}).");

@@ -14,9 +14,10 @@ internal static class TestClusters
 
     /// <summary>Starts <paramref name="silos"/> silos with <paramref name="pool"/> each, and a client whose grain call
     /// timeout is <paramref name="clientResponseTimeout"/> (default 2 minutes). With <paramref name="sessionStorage"/>,
-    /// the silos keep session markers in a <see cref="SharedGrainStorage"/> of that name, which outlives any silo.</summary>
+    /// the silos keep session markers in a <see cref="SharedGrainStorage"/> of that name, which outlives any silo.
+    /// <paramref name="maxMessageBytes"/> is both sides' MaxMessageBytes.</summary>
     public static async Task<InProcessTestCluster> StartAsync(
-        short silos, SandboxPoolOptions pool, TimeSpan? clientResponseTimeout = null, string? sessionStorage = null)
+        short silos, SandboxPoolOptions pool, TimeSpan? clientResponseTimeout = null, string? sessionStorage = null, long? maxMessageBytes = null)
     {
         var builder = new InProcessTestClusterBuilder(silos);
         builder.Options.ConfigureFileLogging = false; // TestingHost's default writes log files into the working folder
@@ -32,12 +33,15 @@ internal static class TestClusters
                 Pool = pool,
                 LoadReportInterval = TimeSpan.FromMilliseconds(250),
                 SessionStorageName = sessionStorage,
+                MaxMessageBytes = maxMessageBytes ?? PythonSandboxSiloOptions.DefaultMaxMessageBytes,
             });
         });
         builder.ConfigureClient(client => client.Services.AddPythonSandboxCluster(new SandboxClusterOptions
         {
             SessionIdleTimeout = pool.SessionIdleTimeout,
             ResponseTimeout = clientResponseTimeout ?? TimeSpan.FromMinutes(2),
+            MaxMessageBytes = maxMessageBytes ?? PythonSandboxSiloOptions.DefaultMaxMessageBytes,
+            Sandbox = pool.Sandbox,
         }));
         var cluster = builder.Build();
         await cluster.DeployAsync().WaitAsync(TimeSpan.FromSeconds(60));

@@ -80,7 +80,7 @@ internal sealed class SandboxSessionGrain(LocalSandboxes local) : Grain, ISandbo
             }
 
             var result = await local.Pool.RunInSessionAsync(SessionId, request.Code, Wire.ToInputs(request), cancellationToken).ConfigureAwait(true);
-            return Wire.ToResponse(result, _generation, local.SiloName);
+            return Wire.Fit(Wire.ToResponse(result, _generation, local.SiloName), local.Options.MaxMessageBytes);
         }
         finally
         {
@@ -141,6 +141,6 @@ internal sealed class SandboxRunnerGrain(LocalSandboxes local) : Grain, ISandbox
     {
         using var run = local.BeginFreshRun();
         var result = await local.Pool.RunAsync(request.Code, Wire.ToInputs(request), cancellationToken).ConfigureAwait(true);
-        return Wire.ToResponse(result, Guid.Empty, local.SiloName);
+        return Wire.Fit(Wire.ToResponse(result, Guid.Empty, local.SiloName), local.Options.MaxMessageBytes);
     }
 }

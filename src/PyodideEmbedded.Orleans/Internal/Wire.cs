@@ -1,4 +1,5 @@
 using System.Collections.ObjectModel;
+using System.Text;
 using System.Text.Json;
 using PyodideEmbedded.Internal;
 
@@ -174,6 +175,83 @@ internal static class Wire
             Elapsed = TimeSpan.FromTicks(response.ElapsedTicks),
             SandboxWait = TimeSpan.FromTicks(response.SandboxWaitTicks),
         };
+    }
+
+    /// <summary>What a run's request carries across the network, in bytes (UTF-8 text and file contents; the framing is
+    /// left to <see cref="MessageHeadroomBytes"/>).</summary>
+    public static long RequestBytes(SandboxRunRequest request) =>
+        Utf8(request.Code) + Utf8(request.GlobalsJson)
+        + (request.Files?.Sum(f => Utf8(f.Key) + (long)f.Value.Length) ?? 0)
+        + (request.ReadFiles?.Sum(Utf8) ?? 0);
+
+    /// <summary>What a message holds beyond the run's data: ids, names, numbers, serializer framing.</summary>
+    public const long MessageHeadroomBytes = 1024 * 1024;
+
+    /// <summary>Makes a response fit in <paramref name="maxBytes"/>: files that would pass it are not returned but named
+    /// in <see cref="SandboxRunResponse.FileErrors"/> (in path order, so the same run keeps the same files), and output
+    /// beyond it is cut and marked truncated. Without this, Orleans would close the connection on an oversized message
+    /// and the caller would wait for its call timeout.</summary>
+    public static SandboxRunResponse Fit(SandboxRunResponse response, long maxBytes)
+    {
+        var size = Utf8(response.ValueJson) + Utf8(response.Stdout) + Utf8(response.Stderr) + Utf8(response.ErrorMessage)
+            + Utf8(response.ErrorSummary) + Utf8(response.ErrorTraceback) + (response.FileErrors?.Sum(e => Utf8(e.Key) + Utf8(e.Value)) ?? 0);
+        if (size > maxBytes)
+        {
+            // Only a sandbox whose MaxOutputBytes is near the message size gets here: drop the value, then cut output.
+            response = response with { ValueJson = null, ValueTruncated = response.ValueJson is not null || response.ValueTruncated };
+            var room = (int)Math.Max(0, Math.Min(int.MaxValue, maxBytes / 4));
+            response = response with
+            {
+                Stdout = Cut(response.Stdout, room, out var cutOut),
+                StdoutTruncated = response.StdoutTruncated || cutOut,
+                Stderr = Cut(response.Stderr, room, out var cutErr),
+                StderrTruncated = response.StderrTruncated || cutErr,
+                ErrorTraceback = Cut(response.ErrorTraceback ?? "", room, out _),
+            };
+            size = Utf8(response.Stdout) + Utf8(response.Stderr) + Utf8(response.ErrorMessage) + Utf8(response.ErrorSummary) + Utf8(response.ErrorTraceback);
+        }
+
+        if (response.Files is not { Count: > 0 } files || size + files.Sum(f => Utf8(f.Key) + (long)f.Value.Length) <= maxBytes)
+        {
+            return response;
+        }
+
+        var kept = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        var errors = response.FileErrors is { } known ? new Dictionary<string, string>(known, StringComparer.Ordinal) : new(StringComparer.Ordinal);
+        foreach (var (path, data) in files.OrderBy(f => f.Key, StringComparer.Ordinal))
+        {
+            var cost = Utf8(path) + (long)data.Length;
+            if (size + cost <= maxBytes)
+            {
+                kept[path] = data;
+                size += cost;
+            }
+            else
+            {
+                errors[path] = $"not returned: the run's results would pass what one cluster message carries ({maxBytes} bytes, PythonSandboxSiloOptions.MaxMessageBytes); read fewer or smaller files per run";
+            }
+        }
+
+        return response with { Files = kept.Count == 0 ? null : kept, FileErrors = errors };
+    }
+
+    private static long Utf8(string? text) => text is null ? 0 : Encoding.UTF8.GetByteCount(text);
+
+    private static string Cut(string text, int maxChars, out bool cut)
+    {
+        cut = text.Length > maxChars / 3; // three UTF-8 bytes a char at most (a surrogate pair is two chars for four bytes)
+        if (!cut)
+        {
+            return text;
+        }
+
+        var end = maxChars / 3;
+        if (end > 0 && char.IsHighSurrogate(text[end - 1]))
+        {
+            end--;
+        }
+
+        return text[..end];
     }
 
     /// <summary>What a session answers when its state is gone: the code was not run; the next call runs in the new

@@ -45,3 +45,39 @@ public sealed class PlacementTests
     private static SiloSandboxLoad Load(SiloAddress silo, int inUse, int ready, bool memory = true) =>
         new() { Silo = silo, InUse = inUse, Ready = ready, MaxSandboxes = 4, MemoryForMore = memory, ReportedAt = DateTime.UtcNow };
 }
+
+/// <summary>Placement in a running cluster: a silo at its MaxSandboxes takes no new session while another has room.</summary>
+public sealed class PlacementInClusterTests
+{
+    [Fact(Timeout = 120_000)]
+    public async Task SessionsFillBothSilos_NoSiloPastItsMaxSandboxes()
+    {
+        const int MaxPerSilo = 3;
+        await using var cluster = await TestClusters.StartAsync(2, new SandboxPoolOptions
+        {
+            MinReady = 1,
+            MaxSandboxes = MaxPerSilo,
+            Sandbox = new SandboxOptions { Timeout = TimeSpan.FromSeconds(5) },
+        });
+        var sandboxes = cluster.Sandboxes();
+        var ids = Enumerable.Range(0, 2 * MaxPerSilo).Select(i => $"fill-{i}-{Guid.NewGuid():N}").ToArray();
+
+        // One at a time, as sessions arrive: every silo's placement sees the loads reported since.
+        foreach (var id in ids)
+        {
+            (await sandboxes.RunInSessionAsync(id, "x = 1").WaitAsync(TestClusters.CallBound)).ThrowIfError();
+            await Task.Delay(300); // a little over the test's load report interval
+        }
+
+        var perSilo = new Dictionary<string, int>();
+        foreach (var id in ids)
+        {
+            var silo = await cluster.SiloOfAsync(id);
+            perSilo[silo] = perSilo.GetValueOrDefault(silo) + 1;
+        }
+
+        Assert.Equal(2, perSilo.Count);
+        Assert.All(perSilo.Values, n => Assert.Equal(MaxPerSilo, n));
+        Assert.All(cluster.Silos, s => Assert.Equal(MaxPerSilo, s.Local().Pool.SessionCount));
+    }
+}

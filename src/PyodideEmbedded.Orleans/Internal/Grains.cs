@@ -103,9 +103,10 @@ internal sealed class SandboxSessionGrain(LocalSandboxes local) : Grain, ISandbo
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         local.SessionDeactivated();
-        // Ended or idle: nothing to report, so the marker goes. Any other end (the silo shutting down, an error) keeps
-        // it, and the session's next activation, wherever it is, answers SandboxLost.
-        if (local.Markers is { } markers && (_ended || reason.ReasonCode is DeactivationReasonCode.ApplicationRequested or DeactivationReasonCode.ActivationIdle))
+        // Ended or idle: nothing to report, so the marker goes, unless it holds a loss not yet told. Any other end (the
+        // silo shutting down, an error) keeps it, and the session's next activation, wherever it is, answers SandboxLost.
+        if (local.Markers is { } markers && !_lostBefore
+            && (_ended || reason.ReasonCode is DeactivationReasonCode.ApplicationRequested or DeactivationReasonCode.ActivationIdle))
         {
             await markers.ClearAsync(this.GetGrainId(), _marker).ConfigureAwait(true);
         }

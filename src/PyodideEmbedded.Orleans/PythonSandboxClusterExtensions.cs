@@ -19,11 +19,19 @@ public static class PythonSandboxClusterExtensions
     /// <param name="options">The options; null for the defaults.</param>
     /// <returns><paramref name="builder"/>.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is null.</exception>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
     public static ISiloBuilder AddPythonSandboxes(this ISiloBuilder builder, PythonSandboxSiloOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         options ??= new();
         PythonSandboxSiloOptions.CheckMaxMessageBytes(options.MaxMessageBytes);
+        if (options.EffectiveResponseTimeout <= options.Pool.Sandbox.Timeout)
+        {
+            throw new ArgumentException(
+                $"PythonSandboxSiloOptions.ResponseTimeout ({options.EffectiveResponseTimeout}) must be above the sandbox time limit ({options.Pool.Sandbox.Timeout}), or a long run would end as an Orleans timeout.",
+                nameof(options));
+        }
+
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton<LocalSandboxes>();

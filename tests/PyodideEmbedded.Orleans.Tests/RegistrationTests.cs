@@ -62,6 +62,15 @@ public sealed class RegistrationTests
     }
 
     [Fact]
+    public void SiloOptionsOutOfRange_AreRefusedAtRegistration()
+    {
+        var tooShort = new PythonSandboxSiloOptions { ResponseTimeout = TimeSpan.FromSeconds(5), Pool = new SandboxPoolOptions { Sandbox = new SandboxOptions { Timeout = TimeSpan.FromSeconds(10) } } };
+        Assert.Throws<ArgumentException>(() => Host.CreateApplicationBuilder().UseOrleans(silo => silo.AddPythonSandboxes(tooShort)));
+        var tooBig = new PythonSandboxSiloOptions { MaxMessageBytes = 2L * 1024 * 1024 * 1024 };
+        Assert.Throws<ArgumentException>(() => Host.CreateApplicationBuilder().UseOrleans(silo => silo.AddPythonSandboxes(tooBig)));
+    }
+
+    [Fact]
     public void SessionStorage_ThatIsNotRegistered_StopsTheSilo_NamingIt()
     {
         var options = new PythonSandboxSiloOptions { SessionStorageName = "python-sessions" };

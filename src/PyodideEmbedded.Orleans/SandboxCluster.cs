@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using PyodideEmbedded.Orleans.Internal;
 
 namespace PyodideEmbedded.Orleans;
@@ -19,6 +20,9 @@ namespace PyodideEmbedded.Orleans;
 /// </remarks>
 public sealed class SandboxCluster : ISandboxRunner
 {
+    /// <summary>The longest session id the cluster takes, in characters (an id is a grain key).</summary>
+    public const int MaxSessionIdLength = 1024;
+
     private static readonly TimeSpan s_timeoutMargin = TimeSpan.FromMinutes(1);
     private readonly IGrainFactory _grains;
     private readonly SandboxClusterOptions _options;
@@ -82,7 +86,8 @@ public sealed class SandboxCluster : ISandboxRunner
     /// <param name="cancellationToken">Stops the run.</param>
     /// <returns>The run's result. <see cref="SandboxResult.SandboxLost"/> says the session's state is gone (its sandbox
     /// was lost in the run, or with its silo, or the session was ended): the next call opens a new one.</returns>
-    /// <exception cref="ArgumentException"><paramref name="sessionId"/> is null or empty, a global, a file path or the
+    /// <exception cref="ArgumentException"><paramref name="sessionId"/> is null, empty or longer than
+    /// <see cref="MaxSessionIdLength"/>, a global, a file path or the
     /// time limit is not allowed, or the code, globals and files pass <see cref="SandboxClusterOptions.MaxMessageBytes"/>.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="code"/> is null.</exception>
     /// <exception cref="TimeoutException">The session's silo did not answer within
@@ -90,7 +95,7 @@ public sealed class SandboxCluster : ISandboxRunner
     /// call, once the cluster has noticed, answers <see cref="SandboxResult.SandboxLost"/> from another silo.</exception>
     public async Task<SandboxResult> RunInSessionAsync(string sessionId, string code, RunInputs? inputs = null, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(sessionId);
+        CheckSessionId(sessionId);
         Guid? expected = null;
         if (_sessions.TryGetValue(sessionId, out var known) && Stopwatch.GetElapsedTime(known.LastUsed) < _options.SessionIdleTimeout)
         {
@@ -126,12 +131,23 @@ public sealed class SandboxCluster : ISandboxRunner
     /// <summary>Ends a session: stops its run in progress and frees its sandbox on its silo.</summary>
     /// <param name="sessionId">The session's id.</param>
     /// <returns>Whether the session was open.</returns>
-    /// <exception cref="ArgumentException"><paramref name="sessionId"/> is null or empty.</exception>
+    /// <exception cref="ArgumentException"><paramref name="sessionId"/> is null or empty, or longer than
+    /// <see cref="MaxSessionIdLength"/>.</exception>
     public async Task<bool> EndSessionAsync(string sessionId)
     {
-        ArgumentException.ThrowIfNullOrEmpty(sessionId);
+        CheckSessionId(sessionId);
         _sessions.TryRemove(sessionId, out _);
         return await _grains.GetGrain<ISandboxSessionGrain>(sessionId).EndAsync().ConfigureAwait(false);
+    }
+
+    // The id is the session grain's key, carried in every message to it and kept in the grain directory.
+    private static void CheckSessionId(string sessionId, [CallerArgumentExpression(nameof(sessionId))] string? name = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(sessionId, name);
+        if (sessionId.Length > MaxSessionIdLength)
+        {
+            throw new ArgumentException($"A session id on a cluster is at most {MaxSessionIdLength} characters (this one has {sessionId.Length}).", name);
+        }
     }
 
     private SandboxRunRequest Prepare(string code, RunInputs? inputs, Guid? expected)

@@ -67,6 +67,43 @@ public sealed class SandboxClusterTests(ClusterFixture fixture) : IClassFixture<
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task CallersToken_StopsTheRunOnTheSilo_AndTheSessionKeepsItsState()
+    {
+        var id = "cancel-" + Guid.NewGuid();
+        (await _sandboxes.RunInSessionAsync(id, "x = 7").WaitAsync(TestClusters.CallBound)).ThrowIfError();
+
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(
+            () => _sandboxes.RunInSessionAsync(id, "while True: pass", cancellationToken: cancel.Token).WaitAsync(TestClusters.CallBound));
+        // Before the 2 s time limit would have ended it: the cancellation reached the silo.
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1.8), clock.Elapsed.ToString());
+
+        var after = await _sandboxes.RunInSessionAsync(id, "x").WaitAsync(TestClusters.CallBound);
+        Assert.False(after.SandboxLost, after.Error?.Summary);
+        Assert.Equal(7, after.Value!.Value.GetInt32());
+        await _sandboxes.EndSessionAsync(id);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task MemoryHog_EndsAsTheSandboxMemoryLimit_AndTheClusterKeepsWorking()
+    {
+        var result = await _sandboxes.RunAsync("b = bytearray(1 << 30)").WaitAsync(TestClusters.CallBound);
+        Assert.Equal("MemoryError", result.Error?.TypeName);
+        Assert.Equal(2, (await _sandboxes.RunAsync("1 + 1").WaitAsync(TestClusters.CallBound)).Value!.Value.GetInt32());
+    }
+
+    [Fact]
+    public async Task BadArguments_AreRefusedByTheCaller()
+    {
+        await Assert.ThrowsAsync<ArgumentNullException>(() => _sandboxes.RunAsync(null!));
+        await Assert.ThrowsAsync<ArgumentException>(() => _sandboxes.RunInSessionAsync("", "1"));
+        await Assert.ThrowsAsync<ArgumentException>(() => _sandboxes.RunInSessionAsync(new string('s', SandboxCluster.MaxSessionIdLength + 1), "1"));
+        await Assert.ThrowsAsync<ArgumentException>(() => _sandboxes.EndSessionAsync(new string('s', SandboxCluster.MaxSessionIdLength + 1)));
+        await Assert.ThrowsAsync<ArgumentException>(() => _sandboxes.RunAsync("1", new RunInputs { Globals = new Dictionary<string, object?> { ["__builtins__"] = 1 } }));
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task EndSession_FreesTheSandbox_AndTheNextCallStartsFreshWithoutSandboxLost()
     {
         var id = "end-" + Guid.NewGuid();

@@ -12,6 +12,7 @@ using ModelContextProtocol.AspNetCore;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 using System.Diagnostics.Metrics;
+using Orleans.Configuration;
 using PyodideEmbedded.Orleans;
 
 namespace PyodideEmbedded.Cli.Mcp;
@@ -67,13 +68,14 @@ internal sealed class McpCommand
     private readonly Option<string> _clusterId = new("--cluster-id")
     {
         Description = "The cluster's Orleans ClusterId, with --cluster.",
-        DefaultValueFactory = _ => "dev",
+        // Orleans' own default, which silos with localhost clustering (as in the cluster sample) also run with.
+        DefaultValueFactory = _ => ClusterOptions.DefaultClusterId,
     };
 
     private readonly Option<string> _serviceId = new("--service-id")
     {
         Description = "The cluster's Orleans ServiceId, with --cluster.",
-        DefaultValueFactory = _ => "dev",
+        DefaultValueFactory = _ => ClusterOptions.DefaultServiceId,
     };
 
     public McpCommand(CliCommands cli, LimitOptions limits)
@@ -296,7 +298,7 @@ internal sealed class McpCommand
         {
             var reason = e.Message.ReplaceLineEndings(" ");
             await Console.Error.WriteLineAsync(
-                $"{UsageErrors.ProgramName}: could not reach the Orleans cluster at {cluster.Text} (cluster id '{cluster.ClusterId}', service id '{cluster.ServiceId}') within {ClusterTarget.ConnectFor.TotalSeconds:0} s: {reason}").ConfigureAwait(false);
+                $"{UsageErrors.ProgramName}: could not reach the Orleans cluster at {cluster.Text} (cluster id '{cluster.ClusterId}', service id '{cluster.ServiceId}') within {ClusterTarget.ConnectFor.TotalSeconds:0} s (are its silos up, with these ids?): {reason}").ConfigureAwait(false);
             return false;
         }
     }

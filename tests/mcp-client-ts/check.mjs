@@ -1,15 +1,19 @@
 // Drives `pyodide-sandbox mcp` with the TypeScript MCP SDK's client, over stdio and over streamable HTTP, the way an
 // agent host would: list the tools, run code, keep state, read an error and a limit, and (HTTP) keep two sessions apart.
 // Usage: node check.mjs path/to/pyodide-sandbox.dll   (run by .ci/run after the build; prints "N passed, N failed").
+//    or: node check.mjs --http-url http://127.0.0.1:3017/mcp   (the HTTP checks against a server already running without
+//        a token, such as `mcp --http --cluster ...` in build/test-cluster-sample.sh; it must have the default 5 s limit).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
-const dll = process.argv[2];
-if (!dll) {
-  console.error("usage: node check.mjs path/to/pyodide-sandbox.dll");
+const [first, second] = process.argv.slice(2);
+const runningUrl = first === "--http-url" ? second : undefined;
+const dll = runningUrl === undefined ? first : undefined;
+if (!dll && !runningUrl) {
+  console.error("usage: node check.mjs path/to/pyodide-sandbox.dll | node check.mjs --http-url http://HOST:PORT/mcp");
   process.exit(2);
 }
 
@@ -62,6 +66,26 @@ async function stdio() {
   }
 }
 
+// Two sessions of one server: the common checks in one, and the other sees none of its state.
+async function checkTwoSessions(endpoint, requestInit, transport) {
+  const connect = async () => {
+    const client = new Client({ name: "ts-check", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(endpoint, { requestInit }));
+    return client;
+  };
+
+  const alice = await connect();
+  const bob = await connect();
+  try {
+    await checkSession(alice, transport);
+    const bobSees = await run(bob, "'total' in globals()");
+    check(`${transport}: sessions apart`, bobSees.structuredContent?.return_value === false, bobSees.structuredContent);
+  } finally {
+    await alice.close();
+    await bob.close();
+  }
+}
+
 async function http() {
   const token = randomBytes(24).toString("hex");
   const server = spawn("dotnet", [dll, "mcp", "--http", "--urls", "http://127.0.0.1:0", "--auth-token-env", "MCP_CHECK_TOKEN", "--timeout-ms", "2000"], {
@@ -82,31 +106,17 @@ async function http() {
       });
       server.on("exit", (code) => reject(new Error(`server exited (${code}): ${seen}`)));
     });
-    const connect = async () => {
-      const client = new Client({ name: "ts-check", version: "1.0.0" });
-      await client.connect(new StreamableHTTPClientTransport(endpoint, { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
-      return client;
-    };
-
-    const alice = await connect();
-    const bob = await connect();
-    try {
-      await checkSession(alice, "http");
-      const bobSees = await run(bob, "'total' in globals()");
-      check("http: sessions apart", bobSees.structuredContent?.return_value === false, bobSees.structuredContent);
-
-      const refused = await fetch(endpoint, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
-      check("http: no token, 401", refused.status === 401, refused.status);
-    } finally {
-      await alice.close();
-      await bob.close();
-    }
+    await checkTwoSessions(endpoint, { headers: { Authorization: `Bearer ${token}` } }, "http");
+    const refused = await fetch(endpoint, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    check("http: no token, 401", refused.status === 401, refused.status);
   } finally {
     server.kill();
   }
 }
 
-for (const [name, transport] of [["stdio", stdio], ["http", http]]) {
+const running = () => checkTwoSessions(new URL(runningUrl), {}, "running server");
+
+for (const [name, transport] of runningUrl ? [["running server", running]] : [["stdio", stdio], ["http", http]]) {
   try {
     await transport();
   } catch (e) {

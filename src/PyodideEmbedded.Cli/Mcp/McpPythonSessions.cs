@@ -5,17 +5,18 @@ using ModelContextProtocol.Server;
 namespace PyodideEmbedded.Cli.Mcp;
 
 /// <summary>
-/// One sandbox per MCP session, from the server's <see cref="SandboxPool"/>: runs the tool's code in it, and finds the
+/// One sandbox per MCP session, from the server's <see cref="ISandboxRunner"/> (a local <see cref="SandboxPool"/>, or a
+/// cluster with <c>--cluster</c>): runs the tool's code in it, and finds the
 /// files the code wrote under <c>/out</c> since the session's last call. Everything here is the sandbox's in-memory
 /// file system; no path a client sends is ever a host path.
 /// </summary>
-/// <param name="pool">Where the sandboxes come from.</param>
+/// <param name="runner">Where the sandboxes come from.</param>
 /// <param name="maxWaitForSandbox">How long a call waits for a free place before it is refused.</param>
-/// <param name="sessionWithoutId">The pool session of an MCP session that has no id (stdio's one session); null over
+/// <param name="sessionWithoutId">The sandbox session of an MCP session that has no id (stdio's one session); null over
 /// HTTP, where a request without a session gets a fresh sandbox that nothing else ever sees.</param>
-internal sealed class McpPythonSessions(SandboxPool pool, TimeSpan maxWaitForSandbox, string? sessionWithoutId)
+internal sealed class McpPythonSessions(ISandboxRunner runner, TimeSpan maxWaitForSandbox, string? sessionWithoutId)
 {
-    /// <summary>The pool session of the one MCP session of a stdio server.</summary>
+    /// <summary>The sandbox session of the one MCP session of a stdio server.</summary>
     public const string StdioSession = "stdio";
 
     /// <summary>Most files one call hands back (the first by name); the others come back with the next calls.</summary>
@@ -31,19 +32,19 @@ internal sealed class McpPythonSessions(SandboxPool pool, TimeSpan maxWaitForSan
 
     /// <summary>Runs code in the session's sandbox, then reads back what it wrote under <c>/out</c>.</summary>
     /// <exception cref="ArgumentException">A global or a data file is not allowed (the message says which).</exception>
-    /// <exception cref="TimeoutException">No sandbox was free in time (every place in the pool is in use).</exception>
+    /// <exception cref="TimeoutException">No sandbox was free in time (every place in the pool is in use), or the cluster did not answer.</exception>
     public async Task<(SandboxResult Result, SandboxResult? OutFiles)> RunAsync(McpServer server, string code, RunInputs inputs, CancellationToken cancellationToken)
     {
         var sessionId = SessionOf(server);
-        var timeout = pool.Options.Sandbox.Timeout;
+        var timeout = runner.SandboxOptions.Timeout;
         using var cap = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cap.CancelAfter(maxWaitForSandbox + timeout + TimeSpan.FromSeconds(5));
         SandboxResult result;
         try
         {
             result = sessionId is null
-                ? await pool.RunAsync(code, inputs, cap.Token).ConfigureAwait(false)
-                : await pool.RunInSessionAsync(sessionId, code, inputs, cap.Token).ConfigureAwait(false);
+                ? await runner.RunAsync(code, inputs, cap.Token).ConfigureAwait(false)
+                : await runner.RunInSessionAsync(sessionId, code, inputs, cap.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -73,7 +74,7 @@ internal sealed class McpPythonSessions(SandboxPool pool, TimeSpan maxWaitForSan
         }
 
         _seen.TryRemove(sessionId, out _);
-        return await pool.EndSessionAsync(sessionId).ConfigureAwait(false);
+        return await runner.EndSessionAsync(sessionId).ConfigureAwait(false);
     }
 
     // Prefixed so that no MCP session id can name the stdio session.
@@ -81,8 +82,8 @@ internal sealed class McpPythonSessions(SandboxPool pool, TimeSpan maxWaitForSan
 
     private async Task<SandboxResult?> ReadNewOutFilesAsync(string sessionId, CancellationToken cancellationToken)
     {
-        var quick = new RunInputs { Timeout = Min(pool.Options.Sandbox.Timeout, TimeSpan.FromSeconds(2)) };
-        var listing = await pool.RunInSessionAsync(sessionId, ListOutFiles, quick, cancellationToken).ConfigureAwait(false);
+        var quick = new RunInputs { Timeout = Min(runner.SandboxOptions.Timeout, TimeSpan.FromSeconds(2)) };
+        var listing = await runner.RunInSessionAsync(sessionId, ListOutFiles, quick, cancellationToken).ConfigureAwait(false);
         if (listing.Value is not { ValueKind: JsonValueKind.Array } files)
         {
             return null;
@@ -122,7 +123,7 @@ internal sealed class McpPythonSessions(SandboxPool pool, TimeSpan maxWaitForSan
         try
         {
             // Paths are checked again by the library (absolute, normal, under /out, no link followed on the way).
-            return await pool.RunInSessionAsync(sessionId, "None", quick with { ReadFiles = taken.ConvertAll(f => f.Path) }, cancellationToken).ConfigureAwait(false);
+            return await runner.RunInSessionAsync(sessionId, "None", quick with { ReadFiles = taken.ConvertAll(f => f.Path) }, cancellationToken).ConfigureAwait(false);
         }
         catch (ArgumentException)
         {

@@ -48,7 +48,9 @@ internal sealed class McpPythonSessions(ISandboxRunner runner, TimeSpan maxWaitF
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new TimeoutException($"no sandbox was free within {maxWaitForSandbox.TotalSeconds:0} s: every session the server allows is in use");
+            throw new TimeoutException(runner is PyodideEmbedded.Orleans.SandboxCluster
+                ? $"the sandbox cluster gave no result within {(maxWaitForSandbox + timeout).TotalSeconds:0} s: its silos are full or out of reach; try again later"
+                : $"no sandbox was free within {maxWaitForSandbox.TotalSeconds:0} s: every session the server allows is in use");
         }
 
         if (sessionId is null)

@@ -65,6 +65,12 @@ internal sealed class PythonTools(McpPythonSessions sessions)
         {
             return ToolReply.Refusal("the sandbox failed to start; see the server's log");
         }
+        catch (OrleansException e)
+        {
+            // mcp --cluster: the silo that held the call went away, or no gateway answers. A session's state is then
+            // reported lost on its next call (SandboxLost).
+            return ToolReply.Refusal($"the sandbox cluster could not take the call ({e.GetType().Name}); try again");
+        }
     }
 
     [McpServerTool(Name = "reset_python_session", Title = "Reset the Python session", Destructive = true, Idempotent = true, OpenWorld = false)]

@@ -66,7 +66,9 @@ public sealed class PlacementInClusterTests
         foreach (var id in ids)
         {
             (await sandboxes.RunInSessionAsync(id, "x = 1").WaitAsync(TestClusters.CallBound)).ThrowIfError();
-            await Task.Delay(300); // a little over the test's load report interval
+            // Each silo places the sessions its gateway receives, from loads the others reported: a report reaches the
+            // board and then every silo within two report intervals (250 ms here), so wait past that.
+            await Task.Delay(800);
         }
 
         var perSilo = new Dictionary<string, int>();

@@ -113,7 +113,7 @@ public sealed class SessionStorageTests
                     return;
                 }
             }
-            catch (Exception e) when (e is SiloUnavailableException or TimeoutException or OrleansMessageRejectionException)
+            catch (Exception e) when (e is OrleansException or TimeoutException)
             {
                 // the cluster has not noticed yet
             }

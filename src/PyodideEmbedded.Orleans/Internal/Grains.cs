@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
 
 namespace PyodideEmbedded.Orleans.Internal;
@@ -24,7 +25,7 @@ internal interface ISandboxRunnerGrain : IGrainWithIntegerKey
 }
 
 [SandboxPlacement]
-internal sealed class SandboxSessionGrain(LocalSandboxes local) : Grain, ISandboxSessionGrain
+internal sealed partial class SandboxSessionGrain(LocalSandboxes local, ILogger<SandboxSessionGrain> logger) : Grain, ISandboxSessionGrain
 {
     // A new value per activation: a caller that talked to an earlier activation learns its state is gone.
     private readonly Guid _generation = Guid.NewGuid();
@@ -57,6 +58,7 @@ internal sealed class SandboxSessionGrain(LocalSandboxes local) : Grain, ISandbo
             // The session was open on an activation that is gone (its silo died or left, or it was ended), as grain
             // storage or the caller remembers: say so instead of running the code in a sandbox without the variables
             // it expects. Once: the next call opens a new sandbox.
+            LogLostReported(logger, _lostBefore ? "session storage" : "the caller");
             _lostBefore = false;
             _opened = true;
             _lastUsed = Stopwatch.GetTimestamp();
@@ -121,6 +123,11 @@ internal sealed class SandboxSessionGrain(LocalSandboxes local) : Grain, ISandbo
             // the pool went first (host stopping): its sandboxes are freed with it
         }
     }
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Information,
+        Message = "A Python session's sandbox went with an earlier activation (the session was ended, or its silo stopped, failed or left), as {Source} remembers; the call was answered SandboxLost without running")]
+    // No session id: ids are capabilities (SECURITY.md), and logs never hold them.
+    private static partial void LogLostReported(ILogger logger, string source);
 
     private Task CheckIdleAsync(CancellationToken cancellationToken)
     {

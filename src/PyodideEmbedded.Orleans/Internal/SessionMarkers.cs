@@ -50,7 +50,7 @@ internal sealed partial class SessionMarkers(IGrainStorage storage, string stora
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            LogStorageFailed(logger, "read", storageName, session.ToString(), e);
+            LogStorageFailed(logger, "read", storageName, e);
             return false;
         }
 
@@ -68,14 +68,14 @@ internal sealed partial class SessionMarkers(IGrainStorage storage, string stora
         }
 
         marker.State = new SessionMarker { Generation = generation, Silo = silo, SeenUtc = now };
-        await WriteAsync("write", () => storage.WriteStateAsync(StateName, session, marker), session).ConfigureAwait(true);
+        await WriteAsync("write", () => storage.WriteStateAsync(StateName, session, marker)).ConfigureAwait(true);
     }
 
     /// <summary>Forgets the session: it ended or idled out, so its next call opens a new one without a loss to report.</summary>
     public Task ClearAsync(GrainId session, GrainState<SessionMarker> marker) =>
-        marker.RecordExists ? WriteAsync("clear", () => storage.ClearStateAsync(StateName, session, marker), session) : Task.CompletedTask;
+        marker.RecordExists ? WriteAsync("clear", () => storage.ClearStateAsync(StateName, session, marker)) : Task.CompletedTask;
 
-    private async Task WriteAsync(string what, Func<Task> write, GrainId session)
+    private async Task WriteAsync(string what, Func<Task> write)
     {
         try
         {
@@ -85,11 +85,12 @@ internal sealed partial class SessionMarkers(IGrainStorage storage, string stora
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            LogStorageFailed(logger, what, storageName, session.ToString(), e);
+            LogStorageFailed(logger, what, storageName, e);
         }
     }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Warning,
-        Message = "Could not {What} the marker of Python session {Session} in grain storage '{Storage}': if its silo is lost, a caller other than the one that used it may not be told (SandboxLost)")]
-    private static partial void LogStorageFailed(ILogger logger, string what, string storage, string session, Exception exception);
+        Message = "Could not {What} a Python session's marker in grain storage '{Storage}': if its silo is lost, a caller other than the one that used it may not be told (SandboxLost)")]
+    // No session id: ids are capabilities (SECURITY.md), and logs never hold them.
+    private static partial void LogStorageFailed(ILogger logger, string what, string storage, Exception exception);
 }

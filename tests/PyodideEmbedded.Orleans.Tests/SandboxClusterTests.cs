@@ -154,6 +154,17 @@ public sealed class SandboxClusterTests(ClusterFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public void SilosPools_LogAndMeasureThroughTheSilo()
+    {
+        foreach (var silo in fixture.Cluster.Silos)
+        {
+            var sandbox = silo.Local().Pool.Options.Sandbox;
+            Assert.Same(silo.ServiceProvider.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>(), sandbox.LoggerFactory);
+            Assert.Same(silo.ServiceProvider.GetService<System.Diagnostics.Metrics.IMeterFactory>(), sandbox.MeterFactory);
+        }
+    }
+
+    [Fact]
     public async Task RunTimeLimitTooCloseToTheCallTimeout_IsRefusedByTheCaller()
     {
         await Assert.ThrowsAsync<ArgumentException>(() => _sandboxes.RunAsync("1", new RunInputs { Timeout = TimeSpan.FromMinutes(5) }));

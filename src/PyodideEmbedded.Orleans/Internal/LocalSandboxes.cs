@@ -1,3 +1,5 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Orleans.Statistics;
 
@@ -23,7 +25,16 @@ internal sealed partial class LocalSandboxes : IAsyncDisposable
 
         SessionIdleTimeout = options.Pool.SessionIdleTimeout;
         // The grain ends idle sessions; the pool's own expiry is only a backstop behind it.
-        Pool = new SandboxPool(options.Pool with { SessionIdleTimeout = options.Pool.SessionIdleTimeout + TimeSpan.FromMinutes(1) });
+        Pool = new SandboxPool(options.Pool with
+        {
+            SessionIdleTimeout = options.Pool.SessionIdleTimeout + TimeSpan.FromMinutes(1),
+            // The silo's logging and metrics, unless the options name their own (as the DI package does for a host).
+            Sandbox = options.Pool.Sandbox with
+            {
+                LoggerFactory = options.Pool.Sandbox.LoggerFactory ?? services.GetService<ILoggerFactory>(),
+                MeterFactory = options.Pool.Sandbox.MeterFactory ?? services.GetService<IMeterFactory>(),
+            },
+        });
         Silo = silo.SiloAddress;
         SiloName = silo.SiloAddress.ToParsableString();
         _statistics = statistics;

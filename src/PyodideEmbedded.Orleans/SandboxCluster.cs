@@ -27,6 +27,8 @@ public sealed class SandboxCluster : ISandboxRunner
     private readonly IGrainFactory _grains;
     private readonly SandboxClusterOptions _options;
     private readonly ConcurrentDictionary<string, (Guid Generation, long LastUsed)> _sessions = new(StringComparer.Ordinal);
+    // When the sessions unused for an idle timeout were last forgotten: a client of many short sessions stays small.
+    private long _lastSweep = Stopwatch.GetTimestamp();
 
     /// <summary>Creates the cluster's entry point over a grain factory (a cluster client's, or a silo's).</summary>
     /// <param name="grains">The grain factory.</param>
@@ -125,6 +127,7 @@ public sealed class SandboxCluster : ISandboxRunner
             _sessions[sessionId] = (response.Generation, Stopwatch.GetTimestamp());
         }
 
+        ForgetIdleSessions();
         return Wire.ToResult(response);
     }
 
@@ -138,6 +141,29 @@ public sealed class SandboxCluster : ISandboxRunner
         CheckSessionId(sessionId);
         _sessions.TryRemove(sessionId, out _);
         return await _grains.GetGrain<ISandboxSessionGrain>(sessionId).EndAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Whether this object remembers the session's activation (for tests).</summary>
+    internal bool Remembers(string sessionId) => _sessions.ContainsKey(sessionId);
+
+    // A session unused for its idle timeout is gone on its silo too: nothing to remember (at most one sweep an idle
+    // timeout, by the call that finds it due).
+    private void ForgetIdleSessions()
+    {
+        var last = Volatile.Read(ref _lastSweep);
+        if (Stopwatch.GetElapsedTime(last) < _options.SessionIdleTimeout
+            || Interlocked.CompareExchange(ref _lastSweep, Stopwatch.GetTimestamp(), last) != last)
+        {
+            return;
+        }
+
+        foreach (var (id, known) in _sessions)
+        {
+            if (Stopwatch.GetElapsedTime(known.LastUsed) >= _options.SessionIdleTimeout)
+            {
+                _sessions.TryRemove(KeyValuePair.Create(id, known)); // not if a call just refreshed it
+            }
+        }
     }
 
     // The id is the session grain's key, carried in every message to it and kept in the grain directory.

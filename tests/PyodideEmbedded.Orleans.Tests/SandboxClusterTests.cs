@@ -153,6 +153,23 @@ public sealed class SandboxClusterTests(ClusterFixture fixture) : IClassFixture<
         Assert.True(fixture.Cluster.Client.ServiceProvider.GetRequiredService<IOptions<ClientMessagingOptions>>().Value.ResponseTimeout >= TimeSpan.FromMinutes(2));
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task SessionsUnusedForTheIdleTimeout_AreForgottenByTheCaller()
+    {
+        var old = "forgotten-" + Guid.NewGuid();
+        (await _sandboxes.RunInSessionAsync(old, "1").WaitAsync(TestClusters.CallBound)).ThrowIfError();
+        Assert.True(_sandboxes.Remembers(old));
+
+        // Two idle timeouts: the sweep after the first may have run just before this session's call.
+        await Task.Delay(ClusterFixture.IdleTimeout * 2 + TimeSpan.FromMilliseconds(200));
+        var recent = "recent-" + Guid.NewGuid();
+        (await _sandboxes.RunInSessionAsync(recent, "1").WaitAsync(TestClusters.CallBound)).ThrowIfError();
+
+        Assert.False(_sandboxes.Remembers(old));
+        Assert.True(_sandboxes.Remembers(recent));
+        await _sandboxes.EndSessionAsync(recent);
+    }
+
     [Fact]
     public void SilosPools_LogAndMeasureThroughTheSilo()
     {

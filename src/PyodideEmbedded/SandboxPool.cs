@@ -10,7 +10,8 @@ namespace PyodideEmbedded;
 /// interpreter (nothing survives between runs: the multi-tenant mode; the sandbox is reset afterwards, see
 /// <see cref="PythonSandbox.ResetAsync"/>, or discarded when it cannot be reset in place), and
 /// <see cref="RunInSessionAsync(string, string, CancellationToken)"/> keeps one sandbox per session id, with its state, until the session
-/// ends (<see cref="EndSessionAsync"/>) or stays idle for <see cref="SandboxPoolOptions.SessionIdleTimeout"/>.
+/// ends (<see cref="EndSessionAsync"/>) or stays idle for <see cref="SandboxPoolOptions.SessionIdleTimeout"/>; its
+/// sandbox is then reset in place for the next caller, as after a fresh run.
 /// </summary>
 /// <remarks>
 /// <para>Thread-safe. The pool starts sandboxes in the background, one at a time, to keep
@@ -54,6 +55,8 @@ public sealed class SandboxPool : ISandboxRunner, IAsyncDisposable, IDisposable
     // when the last call ends.
     private int _calls = 1;
     private int _disposed;
+    // When a ready sandbox was last taken or recycled (Environment.TickCount64): extra ready ones idle since are trimmed.
+    private long _readyLastUsed = Environment.TickCount64;
 
     /// <summary>Creates a pool. Nothing starts until its first call.</summary>
     /// <param name="options">Pool and sandbox settings; <see langword="null"/> for the defaults.</param>
@@ -183,6 +186,7 @@ public sealed class SandboxPool : ISandboxRunner, IAsyncDisposable, IDisposable
             // Refused once the pool is disposed (the channel is completed): then the sandbox is disposed below.
             if (_ready.Writer.TryWrite(sandbox))
             {
+                Volatile.Write(ref _readyLastUsed, Environment.TickCount64);
                 _telemetry.Metrics.PoolReady.Add(1);
                 return;
             }
@@ -291,8 +295,9 @@ public sealed class SandboxPool : ISandboxRunner, IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>Ends a session: stops the call in it (and those waiting their turn), waits for them to stop, and disposes
-    /// its sandbox.</summary>
+    /// <summary>Ends a session: stops the call in it (and those waiting their turn), waits for them to stop, and frees its
+    /// sandbox (reset in place in the background and made ready for the next caller, or discarded; see
+    /// <see cref="SandboxPoolOptions.ResetInPlace"/>).</summary>
     /// <param name="sessionId">The session's id.</param>
     /// <returns>Whether the session was open (a session still starting is ended once it has started). False after the
     /// pool was disposed, which ends every session.</returns>
@@ -372,6 +377,7 @@ public sealed class SandboxPool : ISandboxRunner, IAsyncDisposable, IDisposable
             if (_ready.Reader.TryRead(out var sandbox))
             {
                 _telemetry.Metrics.PoolReady.Add(-1);
+                Volatile.Write(ref _readyLastUsed, Environment.TickCount64);
                 // Starting a sandbox takes a core for ~0.5 s; started now, it would slow the first
                 // run of the one just taken, which is what the caller is waiting for.
                 RequestFill(afterTake: sandbox.FirstCallEnded);
@@ -465,11 +471,42 @@ public sealed class SandboxPool : ISandboxRunner, IAsyncDisposable, IDisposable
     {
         try
         {
-            return new PoolSession(await AcquireAsync(_disposing.Token).ConfigureAwait(false));
+            return new PoolSession(await AcquireAsync(_disposing.Token).ConfigureAwait(false), ReleaseSessionSandboxAsync);
         }
         catch (OperationCanceledException) when (_disposing.IsCancellationRequested)
         {
             throw new ObjectDisposedException(GetType().FullName); // what the callers waiting for it are told
+        }
+    }
+
+    // A session's sandbox once the session has ended or idled out: reset in place and ready for the next caller, as
+    // after a fresh run (a new session then starts in milliseconds instead of costing a new isolate). Lost, or the pool
+    // going: disposed.
+    private ValueTask ReleaseSessionSandboxAsync(PythonSandbox sandbox, SessionEnd end)
+    {
+        if (end is SessionEnd.Ended or SessionEnd.Expired && _options.ResetInPlace && !sandbox.IsFaulted && TryBeginCall())
+        {
+            _ = Task.Run(() => RecycleAsync(sandbox), CancellationToken.None);
+            return ValueTask.CompletedTask;
+        }
+
+        return sandbox.DisposeAsync();
+    }
+
+    // Sandboxes recycled after a burst (of sessions or fresh runs) stay ready beyond MinReady; once none has been taken
+    // or recycled for an idle timeout, the extra ones are disposed and their memory given back.
+    private async Task TrimIdleReadyAsync()
+    {
+        if (_ready.Reader.Count <= _options.MinReady
+            || Environment.TickCount64 - Volatile.Read(ref _readyLastUsed) < _options.SessionIdleTimeout.TotalMilliseconds)
+        {
+            return;
+        }
+
+        while (_ready.Reader.Count > _options.MinReady && _ready.Reader.TryRead(out var sandbox))
+        {
+            _telemetry.Metrics.PoolReady.Add(-1);
+            await sandbox.DisposeAsync().ConfigureAwait(false);
         }
     }
 
@@ -491,6 +528,7 @@ public sealed class SandboxPool : ISandboxRunner, IAsyncDisposable, IDisposable
                 try
                 {
                     await ExpireIdleSessionsAsync().ConfigureAwait(false);
+                    await TrimIdleReadyAsync().ConfigureAwait(false);
                     while (_ready.Reader.Count < _options.MinReady && !_disposing.IsCancellationRequested)
                     {
                         TakeRequests(firstRuns, warmUps);

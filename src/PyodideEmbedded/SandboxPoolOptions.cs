@@ -19,12 +19,15 @@ public sealed record SandboxPoolOptions
     /// until one is freed (a run ends, a session ends or expires, a taken sandbox is disposed).</remarks>
     public int MaxSandboxes { get; init; } = 16;
 
-    /// <summary>How long a session may stay unused before the pool ends it and frees its sandbox.</summary>
+    /// <summary>How long a session may stay unused before the pool ends it and frees its sandbox (reset for the next
+    /// caller, see <see cref="ResetInPlace"/>). Also how long ready sandboxes beyond <see cref="MinReady"/> (recycled
+    /// after a burst) may stay unused before they are disposed.</summary>
     /// <value>Default 10 minutes. Between 1 second and 7 days.</value>
     public TimeSpan SessionIdleTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>Whether a fresh run's sandbox is reset in place afterwards and used again (a few milliseconds), rather
-    /// than discarded so that every run gets a new isolate (~0.25 s of CPU each, the behaviour before resets in place).</summary>
+    /// <summary>Whether a fresh run's sandbox, and an ended or expired session's, is reset in place afterwards and used
+    /// again (a few milliseconds), rather than discarded so that every run or session gets a new isolate (~0.25 s of
+    /// CPU each, the behaviour before resets in place).</summary>
     /// <value>Default <see langword="true"/>.</value>
     /// <remarks>A reset in place gives the next run an interpreter indistinguishable from a new one, and uses a new
     /// isolate whenever it cannot (see <see cref="PythonSandbox.ResetAsync"/> and SECURITY.md). Set

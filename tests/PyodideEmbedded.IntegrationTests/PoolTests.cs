@@ -20,6 +20,41 @@ public sealed class PoolTests
     }
 
     [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task EndedSession_ItsSandboxIsResetInPlace_AndServesTheNextCallerWithNothingOfIt()
+    {
+        // One place: the next caller can only get the ended session's sandbox.
+        await using var pool = new SandboxPool(Options(minReady: 1, max: 1));
+        (await pool.RunInSessionAsync("alice", "secret = 'alice'\nimport builtins\nbuiltins.planted = 1\nopen('/tmp/alice.txt', 'w').write('x')")).ThrowIfError();
+        Assert.True(await pool.EndSessionAsync("alice"));
+
+        await using var next = await pool.TakeAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(1, next.Resets.InPlace); // the same isolate, reset; not a new one
+        var seen = await next.RunAsync("import builtins, os\n['secret' in globals(), hasattr(builtins, 'planted'), os.path.exists('/tmp/alice.txt')]");
+        Assert.Equal([false, false, false], seen.Value!.Value.EnumerateArray().Select(v => v.GetBoolean()));
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
+    public async Task ReadySandboxesBeyondMinReady_AreDisposed_OnceNoCallerTookOneForAnIdleTimeout()
+    {
+        await using var pool = new SandboxPool(Options(minReady: 1, max: 4) with { SessionIdleTimeout = TimeSpan.FromSeconds(1) });
+        await Task.WhenAll(Enumerable.Range(0, 3).Select(i => pool.RunInSessionAsync($"s{i}", "x = 1")));
+        await Task.WhenAll(Enumerable.Range(0, 3).Select(i => pool.EndSessionAsync($"s{i}")));
+
+        // The three come back ready (beside the spare), then the extra ones go once unused for the idle timeout.
+        var clock = Stopwatch.StartNew();
+        var most = 0;
+        while (clock.Elapsed < TimeSpan.FromSeconds(30) && !(most > 1 && pool.ReadyCount == 1))
+        {
+            most = Math.Max(most, pool.ReadyCount);
+            await Task.Delay(50);
+        }
+
+        Assert.True(most > 1, $"at most {most} ready");
+        Assert.Equal(1, pool.ReadyCount);
+        Assert.Equal(9, (await pool.RunAsync("4 + 5")).Value!.Value.GetInt32());
+    }
+
+    [Fact(Timeout = TestOptions.TestTimeoutMs)]
     public async Task Sessions_KeepTheirStateApart()
     {
         await using var pool = new SandboxPool(Options());

@@ -21,12 +21,13 @@ internal enum SessionEnd
 
 /// <summary>
 /// One session of a <see cref="SandboxPool"/>: its sandbox, the calls inside it, and its end. The sandbox is
-/// disposed once the session has ended and no call is inside, by whoever leaves last (the one that ends it, or
-/// the last call out), so that nothing disposes a sandbox while a call is still queued on it.
+/// released (<c>release</c>: back to the pool, reset, or disposed) once the session has ended and no call is inside,
+/// by whoever leaves last (the one that ends it, or the last call out), so that nothing releases a sandbox while a
+/// call is still queued on it.
 /// </summary>
 /// <remarks>Thread-safe.</remarks>
 #pragma warning disable CA1001 // _stopCalls is disposed with the sandbox, by whoever closes the session (once)
-internal sealed class PoolSession(PythonSandbox sandbox)
+internal sealed class PoolSession(PythonSandbox sandbox, Func<PythonSandbox, SessionEnd, ValueTask> release)
 #pragma warning restore CA1001
 {
     private readonly Lock _lock = new();
@@ -54,7 +55,7 @@ internal sealed class PoolSession(PythonSandbox sandbox)
         }
     }
 
-    /// <summary>Completes when the sandbox has been disposed.</summary>
+    /// <summary>Completes when the sandbox has been released (disposed, or handed back to the pool to be reset).</summary>
     public Task Closed => _closed.Task;
 
     /// <summary>Counts a call in; false once the session has ended (the caller opens a new one).</summary>
@@ -143,7 +144,7 @@ internal sealed class PoolSession(PythonSandbox sandbox)
     {
         try
         {
-            await Sandbox.DisposeAsync().ConfigureAwait(false);
+            await release(Sandbox, End).ConfigureAwait(false);
         }
         finally
         {

@@ -50,6 +50,27 @@ public sealed class SessionStorageTests
     }
 
     [Fact(Timeout = 120_000)]
+    public async Task SiloLost_ThenTheSessionEndedBeforeAnyCall_NextCallerOpensSilently()
+    {
+        await using var cluster = await StartAsync(idle: TimeSpan.FromMinutes(2));
+        var victim = cluster.Silos[1];
+        var victimName = victim.SiloAddress.ToParsableString();
+        var id = await OpenSessionOnAsync(cluster, cluster.Sandboxes(), victimName);
+        await cluster.KillSiloAsync(victim).WaitAsync(TimeSpan.FromSeconds(60));
+        await WaitForSiloOtherThanAsync(cluster, id, victimName);
+
+        // The loss is pending, but the caller ends the session: it chose to forget it, so nobody is told afterwards.
+        var other = new SandboxCluster(cluster.Client.ServiceProvider.GetRequiredService<IGrainFactory>(), new SandboxClusterOptions { SessionIdleTimeout = TimeSpan.FromMinutes(2) });
+        await other.EndSessionAsync(id).WaitAsync(TestClusters.CallBound);
+        await WaitUntilAsync(() => !SharedGrainStorage.Holds(MarkerState, GrainOf(cluster, id)));
+
+        var third = new SandboxCluster(cluster.Client.ServiceProvider.GetRequiredService<IGrainFactory>(), new SandboxClusterOptions { SessionIdleTimeout = TimeSpan.FromMinutes(2) });
+        var next = await third.RunInSessionAsync(id, "'x' in globals()").WaitAsync(TestClusters.CallBound);
+        Assert.False(next.SandboxLost, next.Error?.Summary);
+        Assert.False(next.Value!.Value.GetBoolean());
+    }
+
+    [Fact(Timeout = 120_000)]
     public async Task EndedOrIdleSession_LeavesNoMarker_NextCallerOpensSilently()
     {
         var idle = TimeSpan.FromSeconds(2);

@@ -105,10 +105,11 @@ internal sealed partial class SandboxSessionGrain(LocalSandboxes local, ILogger<
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         local.SessionDeactivated();
-        // Ended or idle: nothing to report, so the marker goes, unless it holds a loss not yet told. Any other end (the
-        // silo shutting down, an error) keeps it, and the session's next activation, wherever it is, answers SandboxLost.
-        if (local.Markers is { } markers && !_lostBefore
-            && (_ended || reason.ReasonCode is DeactivationReasonCode.ApplicationRequested or DeactivationReasonCode.ActivationIdle))
+        // Ended: the caller chose to forget it, so the marker goes. Idle: nothing to report either, unless it holds a loss
+        // not yet told. Any other end (the silo shutting down, an error) keeps it, and the session's next activation,
+        // wherever it is, answers SandboxLost.
+        if (local.Markers is { } markers
+            && (_ended || (!_lostBefore && reason.ReasonCode is DeactivationReasonCode.ApplicationRequested or DeactivationReasonCode.ActivationIdle)))
         {
             await markers.ClearAsync(this.GetGrainId(), _marker).ConfigureAwait(true);
         }

@@ -163,16 +163,21 @@ public sealed class SandboxPool : ISandboxRunner, IAsyncDisposable, IDisposable
         }
         finally
         {
-            // After the caller has its result: counted as a call of its own, so that disposing the pool waits for it.
-            if (_options.ResetInPlace && TryBeginCall())
-            {
-                _ = Task.Run(() => RecycleAsync(sandbox), CancellationToken.None);
-            }
-            else
-            {
-                await sandbox.DisposeAsync().ConfigureAwait(false);
-            }
+            await ReleaseToPoolAsync(sandbox).ConfigureAwait(false); // after the caller has its result
         }
+    }
+
+    // A used sandbox goes back to the pool: reset in place in the background (counted as a call of its own, so that
+    // disposing the pool waits for it), or disposed when resets in place are off or the pool is going.
+    private ValueTask ReleaseToPoolAsync(PythonSandbox sandbox)
+    {
+        if (_options.ResetInPlace && TryBeginCall())
+        {
+            _ = Task.Run(() => RecycleAsync(sandbox), CancellationToken.None);
+            return ValueTask.CompletedTask;
+        }
+
+        return sandbox.DisposeAsync();
     }
 
     // Reset in place (a few milliseconds, more after a run that wrote much memory) and ready again; a sandbox whose code
@@ -479,19 +484,10 @@ public sealed class SandboxPool : ISandboxRunner, IAsyncDisposable, IDisposable
         }
     }
 
-    // A session's sandbox once the session has ended or idled out: reset in place and ready for the next caller, as
-    // after a fresh run (a new session then starts in milliseconds instead of costing a new isolate). Lost, or the pool
-    // going: disposed.
-    private ValueTask ReleaseSessionSandboxAsync(PythonSandbox sandbox, SessionEnd end)
-    {
-        if (end is SessionEnd.Ended or SessionEnd.Expired && _options.ResetInPlace && !sandbox.IsFaulted && TryBeginCall())
-        {
-            _ = Task.Run(() => RecycleAsync(sandbox), CancellationToken.None);
-            return ValueTask.CompletedTask;
-        }
-
-        return sandbox.DisposeAsync();
-    }
+    // A session's sandbox once the session has ended or idled out goes back to the pool, as after a fresh run (a new
+    // session then starts in milliseconds instead of costing a new isolate). Lost, or the pool going: disposed.
+    private ValueTask ReleaseSessionSandboxAsync(PythonSandbox sandbox, SessionEnd end) =>
+        end is SessionEnd.Ended or SessionEnd.Expired ? ReleaseToPoolAsync(sandbox) : sandbox.DisposeAsync();
 
     // Sandboxes recycled after a burst (of sessions or fresh runs) stay ready beyond MinReady; once none has been taken
     // or recycled for an idle timeout, the extra ones are disposed and their memory given back.

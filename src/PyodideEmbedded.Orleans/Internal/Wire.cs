@@ -193,8 +193,7 @@ internal static class Wire
     /// and the caller would wait for its call timeout.</summary>
     public static SandboxRunResponse Fit(SandboxRunResponse response, long maxBytes)
     {
-        var size = Utf8(response.ValueJson) + Utf8(response.Stdout) + Utf8(response.Stderr) + Utf8(response.ErrorMessage)
-            + Utf8(response.ErrorSummary) + Utf8(response.ErrorTraceback) + (response.FileErrors?.Sum(e => Utf8(e.Key) + Utf8(e.Value)) ?? 0);
+        var size = TextBytes(response);
         if (size > maxBytes)
         {
             // Only a sandbox whose MaxOutputBytes is near the message size gets here: drop the value, then cut output.
@@ -208,7 +207,7 @@ internal static class Wire
                 StderrTruncated = response.StderrTruncated || cutErr,
                 ErrorTraceback = Cut(response.ErrorTraceback ?? "", room, out _),
             };
-            size = Utf8(response.Stdout) + Utf8(response.Stderr) + Utf8(response.ErrorMessage) + Utf8(response.ErrorSummary) + Utf8(response.ErrorTraceback);
+            size = TextBytes(response);
         }
 
         if (response.Files is not { Count: > 0 } files || size + files.Sum(f => Utf8(f.Key) + (long)f.Value.Length) <= maxBytes)
@@ -234,6 +233,11 @@ internal static class Wire
 
         return response with { Files = kept.Count == 0 ? null : kept, FileErrors = errors };
     }
+
+    // Everything in a response but its files.
+    private static long TextBytes(SandboxRunResponse response) =>
+        Utf8(response.ValueJson) + Utf8(response.Stdout) + Utf8(response.Stderr) + Utf8(response.ErrorMessage)
+        + Utf8(response.ErrorSummary) + Utf8(response.ErrorTraceback) + (response.FileErrors?.Sum(e => Utf8(e.Key) + Utf8(e.Value)) ?? 0);
 
     private static long Utf8(string? text) => text is null ? 0 : Encoding.UTF8.GetByteCount(text);
 
